@@ -1,0 +1,38 @@
+"""Resize backends behind one small interface.
+
+A backend resizes upright pixels and cuts the output window (crop and pad); decoding and
+encoding are shared (`resizer.codecs`), so both backends see the same upright image and write
+the same way. Each module imports its library only when used, to keep start-up fast.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..codecs import Pixels
+
+
+class Backend(Protocol):
+    name: str
+
+    def resize(
+        self, pixels: Pixels, size: tuple[int, int], interpolation: str, exact: bool
+    ) -> Pixels:
+        """Resize the whole image to `size`; antialiased on downscale unless `exact`."""
+
+    def window(
+        self, pixels: Pixels, box: tuple[int, int, int, int], fill: tuple[int, ...]
+    ) -> Pixels:
+        """Cut `box` (left, top, right, bottom) out of the image, filling outside with `fill`."""
+
+
+def get_backend(name: str) -> Backend:
+    if name == "pillow":
+        from .pillow import PillowBackend
+
+        return PillowBackend()
+    if name == "opencv":
+        from .opencv import OpenCVBackend
+
+        return OpenCVBackend()
+    raise ValueError(f"unknown backend {name!r}")

@@ -1,0 +1,50 @@
+"""Atomic writes and temporary-file hygiene.
+
+An output is written to a hidden temporary name in its own folder and renamed into place, so a
+killed run never leaves a partial file under a real name; the next run removes such leftovers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+TEMP_MARK = ".resizer-tmp-"
+
+
+def temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
+
+
+def is_temp_name(name: str) -> bool:
+    return name.startswith(".") and TEMP_MARK in name
+
+
+def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
+    """Write `data` to `path` so that readers see the old file or the whole new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_name(path)
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temps(root: Path) -> int:
+    """Delete temporary files a killed run left under `root`; returns how many."""
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for folder, _dirs, names in os.walk(root):
+        for name in names:
+            if is_temp_name(name):
+                Path(folder, name).unlink(missing_ok=True)
+                removed += 1
+    return removed

@@ -1,0 +1,222 @@
+"""Walk the inputs into jobs: which files, where each output goes, and which are already done.
+
+Everything that can make a run a usage error (exit 2) is found here, before anything is written:
+OUT inside a SRC (or outputs landing in one), two inputs that would write the same output file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .codecs import EXTENSIONS
+from .process import Job, Result
+from .settings import Settings
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+FORMAT_OF_EXTENSION = {
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".png": "png",
+    ".webp": "webp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+}
+STATE_DIR = ".resizer"
+
+
+class PlanError(Exception):
+    """The inputs and options cannot make a correct run (a usage error, exit 2)."""
+
+
+@dataclass
+class Plan:
+    jobs: list[Job] = field(default_factory=list)  # to do
+    skipped: list[Result] = field(default_factory=list)  # up to date from an earlier run
+    failed: list[Result] = field(default_factory=list)  # found but unusable (unlistable folders)
+    ignored: int = 0  # files that are not images by their extension
+
+    @property
+    def total(self) -> int:
+        return len(self.jobs) + len(self.skipped) + len(self.failed)
+
+
+@dataclass(frozen=True)
+class _Found:
+    path: str
+    name: str  # POSIX path relative to its SRC root, prefixed with the root's name if several
+
+
+def output_name(name: str, requested_format: str) -> tuple[str, str]:
+    """Output path (relative to OUT) and format for a source's relative name."""
+    path = PurePosixPath(name)
+    suffix = path.suffix.lower()
+    own_format = FORMAT_OF_EXTENSION.get(suffix)
+    if requested_format == "keep":
+        if own_format:
+            return name, own_format
+        return str(path.with_suffix(".png")), "png"
+    if own_format == requested_format:
+        return name, requested_format
+    return str(path.with_suffix(EXTENSIONS[requested_format])), requested_format
+
+
+def make_plan(settings: Settings, previous: dict[str, dict] | None = None) -> Plan:
+    """All images under the SRCs, split into to-do and up-to-date, or PlanError."""
+    out = settings.out.resolve()
+    _check_not_inside_sources(settings, out)
+    plan = Plan()
+    found = _find(settings, plan)
+    owners: dict[str, str] = {}
+    for item in found:
+        if not _selected(item.name, settings):
+            continue
+        output, fmt = output_name(item.name, settings.format)
+        other = owners.get(output)
+        if other == item.path:
+            continue  # the same file given twice
+        if other is not None:
+            raise PlanError(
+                f"{other!r} and {item.path!r} would both be written to {output!r}; "
+                "rename one, filter one out with --exclude, or choose another --format"
+            )
+        owners[output] = item.path
+        job = Job(source=item.path, name=item.name, output=output, format=fmt)
+        done = None if settings.force or previous is None else previous.get(item.name)
+        skipped = _up_to_date(job, done, settings) if done else None
+        if skipped:
+            plan.skipped.append(skipped)
+        else:
+            plan.jobs.append(job)
+    _check_outputs_outside_sources(settings, out, owners)
+    return plan
+
+
+def _selected(name: str, settings: Settings) -> bool:
+    if settings.include and not any(fnmatch.fnmatchcase(name, g) for g in settings.include):
+        return False
+    return not any(fnmatch.fnmatchcase(name, g) for g in settings.exclude)
+
+
+def _find(settings: Settings, plan: Plan) -> list[_Found]:
+    directories = [src for src in settings.sources if src.is_dir()]
+    found: list[_Found] = []
+    roots_by_name: dict[str, Path] = {}
+    for src in settings.sources:
+        if src.is_dir():
+            prefix = ""
+            if len(directories) > 1:
+                prefix = src.resolve().name
+                other = roots_by_name.setdefault(prefix, src)
+                if other != src:
+                    raise PlanError(
+                        f"SRC folders {str(other)!r} and {str(src)!r} have the same name "
+                        f"and would both be mirrored into OUT/{prefix}/"
+                    )
+            _walk(src, prefix, settings.follow_symlinks, found, plan)
+        elif src.exists():
+            if src.suffix.lower() in IMAGE_EXTENSIONS:
+                found.append(_Found(str(src), src.name))
+            else:
+                raise PlanError(f"{str(src)!r} is not an image file (by its extension)")
+        else:
+            raise PlanError(f"SRC {str(src)!r} does not exist")
+    return found
+
+
+def _walk(root: Path, prefix: str, follow: bool, found: list[_Found], plan: Plan) -> None:
+    """Depth-first, sorted walk; dot-names skipped; links into folders followed only if asked."""
+    visited: set[tuple[int, int]] = set()
+    stack = [(str(root), prefix)]
+    while stack:
+        folder, relative = stack.pop()
+        try:
+            info = os.stat(folder)
+            key = (info.st_dev, info.st_ino)
+            if key in visited:
+                continue  # a symbolic-link loop, or two links to one folder
+            visited.add(key)
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as error:
+            name = f"{relative}/" if relative else "./"
+            reason = error.strerror or str(error)
+            plan.failed.append(Result(source=name, error=f"cannot list folder: {reason}"))
+            continue
+        subfolders = []
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            name = f"{relative}/{entry.name}" if relative else entry.name
+            try:
+                is_dir = entry.is_dir(follow_symlinks=follow)
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subfolders.append((entry.path, name))
+            elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+                if entry.is_symlink() and entry.is_dir(follow_symlinks=True):
+                    continue  # a link to a folder named like an image, not followed
+                found.append(_Found(entry.path, name))
+            else:
+                plan.ignored += 1
+        stack.extend(reversed(subfolders))
+
+
+def _up_to_date(job: Job, done: dict, settings: Settings) -> Result | None:
+    """A skipped Result if the earlier output still matches, decided from file metadata alone."""
+    if done.get("status") not in ("ok", "skipped") or done.get("output") != job.output:
+        return None
+    if done.get("fingerprint") != settings.fingerprint:
+        return None
+    try:
+        source = os.stat(job.source)
+        output = os.stat(settings.out / job.output)
+    except OSError:
+        return None
+    if (source.st_size, source.st_mtime_ns) != (done.get("src_bytes"), done.get("src_mtime_ns")):
+        return None
+    if output.st_size != done.get("bytes"):
+        return None
+    known = {name: done.get(name) for name in Result.__dataclass_fields__ if name != "fatal"}
+    result = Result(**known)
+    result.status = "skipped"
+    result.error = None
+    return result
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _check_not_inside_sources(settings: Settings, out: Path) -> None:
+    manifest = settings.manifest_path.resolve()
+    for src in settings.sources:
+        if not src.is_dir():
+            continue
+        root = src.resolve()
+        if _inside(out, root):
+            raise PlanError(
+                f"OUT {str(settings.out)!r} is inside SRC {str(src)!r}: outputs would be "
+                "written into the input (and read back as input on the next run)"
+            )
+        if _inside(manifest, root):
+            raise PlanError(f"the manifest {str(manifest)!r} would be written inside SRC {src!s}")
+
+
+def _check_outputs_outside_sources(settings: Settings, out: Path, owners: dict[str, str]) -> None:
+    """With a SRC inside OUT, no output may land in that SRC (or on an input file)."""
+    for src in settings.sources:
+        root = src.resolve()
+        if src.is_dir() and _inside(root, out):
+            inside = root.relative_to(out).as_posix() + "/"
+            for output in owners:
+                if output.startswith(inside):
+                    raise PlanError(
+                        f"output {output!r} would be written inside SRC {str(src)!r}; "
+                        "choose an OUT that does not contain the input"
+                    )
+        elif src.is_file() and (out / src.name).resolve() == root:
+            raise PlanError(f"the output for {str(src)!r} would overwrite the input itself")

@@ -1,0 +1,168 @@
+"""One image, start to finish: probe, decode (shrunk on load when allowed), orient, resize,
+crop/pad, encode, write atomically. Every failure becomes a failed Result naming the cause.
+
+This runs inside worker processes, so it reads and writes the files itself and returns only a
+small record: pixels never travel between processes, and the hash comes from the encoded bytes
+already in memory rather than from reading the output back.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from . import codecs, geometry
+from .backends import get_backend
+from .files import write_atomic
+from .settings import Settings
+
+# errno values that mean OUT itself is unusable: stop the run instead of failing every image.
+FATAL_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input image and where its output goes."""
+
+    source: str  # path as given/walked, used to open the file
+    name: str  # source relative to its SRC root, POSIX, as the manifest shows it
+    output: str  # output path relative to OUT, POSIX
+    format: str  # output format: jpeg | png | webp | tiff
+
+
+@dataclass
+class Result:
+    """One manifest record. Field order is the manifest's column order."""
+
+    source: str
+    output: str | None = None
+    status: str = "failed"
+    error: str | None = None
+    src_format: str | None = None
+    src_width: int | None = None
+    src_height: int | None = None
+    src_mode: str | None = None
+    orientation: int | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    mode: str | None = None
+    bytes: int | None = None
+    sha256: str | None = None
+    resize: list[int] | None = None
+    crop_box: list[int] | None = None
+    pad_offset: list[int] | None = None
+    decode_scale: int | None = None
+    src_bytes: int | None = None
+    src_mtime_ns: int | None = None
+    fingerprint: str | None = None
+    seconds: float | None = None
+    fatal: bool = field(default=False, repr=False)
+
+    def record(self) -> dict:
+        record = asdict(self)
+        del record["fatal"]
+        return record
+
+
+def process_image(job: Job, settings: Settings) -> Result:
+    """Resize one image; never raises for a problem with the image or its output file."""
+    started = time.perf_counter()
+    result = Result(source=job.name, fingerprint=settings.fingerprint)
+    try:
+        _process(job, settings, result)
+        result.status = "ok"
+    except codecs.ImageError as error:
+        result.error = str(error)
+    except OSError as error:
+        result.error = _describe_os_error(error, job)
+        result.fatal = error.errno in FATAL_ERRNOS
+    except MemoryError:
+        result.error = "out of memory while processing this image"
+    except Exception as error:  # a decoder bug on a strange file must not stop the run
+        result.error = f"{type(error).__name__}: {error}"
+    if result.status != "ok":
+        result.output = None
+        result.width = result.height = result.bytes = result.sha256 = None
+    result.seconds = round(time.perf_counter() - started, 4)
+    return result
+
+
+def _process(job: Job, settings: Settings, result: Result) -> None:
+    source = Path(job.source)
+    before = os.stat(source)
+    result.src_bytes, result.src_mtime_ns = before.st_size, before.st_mtime_ns
+    if before.st_size == 0:
+        raise codecs.ImageError("empty file")
+    header = codecs.probe(source, settings.max_pixels)
+    pixels = None
+    try:
+        result.src_format = header.format
+        result.src_mode = "RGB;16" if header.deep_colour else header.image.mode
+        result.orientation = header.orientation
+        result.src_width, result.src_height = header.upright_size
+        plan = geometry.compute(
+            header.upright_size, settings.sizing, settings.mode, settings.crop, settings.upscale
+        )
+        scaled = False
+        if not settings.exact:
+            scaled = codecs.shrink_on_load(header, plan.resized)
+        if scaled:
+            result.decode_scale = round(header.stored_size[0] / header.image.size[0])
+        pixels, icc = codecs.decode(header)
+    finally:
+        if pixels is not header.image:  # a new image (or a failure): release the file now
+            header.image.close()
+
+    backend = get_backend(settings.backend)
+    pixels = backend.resize(pixels, plan.resized, settings.interpolation, settings.exact)
+    if plan.window != (0, 0, *plan.resized):
+        fill = pad_fill(codecs.mode_of(pixels), settings.pad_color)
+        pixels = backend.window(pixels, plan.window, fill)
+    data, mode = codecs.encode(pixels, job.format, settings.quality, icc, settings.pad_color)
+
+    after = os.stat(source)
+    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+        raise codecs.ImageError("source changed while it was being read; run again")
+    write_atomic(settings.out / job.output, data)
+
+    result.output = job.output
+    result.width, result.height = plan.output
+    result.format, result.mode = job.format, mode
+    result.bytes = len(data)
+    result.sha256 = hashlib.sha256(data).hexdigest()
+    _set_geometry(result, plan)
+
+
+def _set_geometry(result: Result, plan: geometry.Geometry) -> None:
+    record = plan.as_record()
+    result.resize = record["resize"]
+    result.crop_box = record["crop_box"]
+    result.pad_offset = record["pad_offset"]
+
+
+def pad_fill(mode: str, pad_color: tuple[int, ...] | None) -> tuple[int, ...]:
+    """The padding value in the image's own mode: transparent by default where there is alpha."""
+    has_alpha = mode.startswith(("RGBA", "LA"))
+    if pad_color is None:
+        rgba = (0, 0, 0, 0 if has_alpha else 255)
+    else:
+        rgba = (*pad_color[:3], pad_color[3] if len(pad_color) > 3 else 255)
+    peak = 257 if mode.endswith("16") else 1
+    red, green, blue, alpha = (value * peak for value in rgba)
+    if mode.startswith(("L", "I;16")):
+        grey = (red * 299 + green * 587 + blue * 114 + 500) // 1000
+        return (grey, alpha) if has_alpha else (grey,)
+    return (red, green, blue, alpha) if has_alpha else (red, green, blue)
+
+
+def _describe_os_error(error: OSError, job: Job) -> str:
+    reason = error.strerror or str(error)
+    where = error.filename or job.source
+    if isinstance(error, FileNotFoundError) and str(where) == job.source:
+        return "source vanished before it could be read"
+    return f"{reason}: {where}"

@@ -1,0 +1,362 @@
+"""Run a whole job: lock OUT, plan, dispatch images to worker processes, record every result.
+
+Workers are plain processes from concurrent.futures rather than a joblib Parallel: a run must
+know exactly which images were in flight when a decoder crashed or hung a worker, so that it
+can fail those images alone (each retried in a process of its own) and carry on with the rest.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from .files import remove_stale_temps
+from .manifest import Journal, read_manifest, write_manifest, write_run_record
+from .plan import STATE_DIR, Plan, make_plan
+from .process import Job, Result, process_image
+from .report import Report
+from .settings import Settings
+
+BATCH_LIMIT = 4  # images per task: amortises dispatch for tiny images, keeps the tail short
+
+
+class BusyError(Exception):
+    """Another run holds OUT's lock (a usage error, exit 2)."""
+
+
+@dataclass
+class Outcome:
+    report: Report
+    plan: Plan
+    records: list[dict] = field(default_factory=list)
+    run_record: dict = field(default_factory=dict)
+
+
+def default_jobs() -> int:
+    """All usable cores, as joblib counts them (it honours CPU affinity and cgroup quotas)."""
+    from joblib import cpu_count
+
+    return max(1, cpu_count())
+
+
+def versions() -> dict:
+    """Versions of what made the pixels, without importing the heavy modules."""
+    found = {}
+    for name, package in (
+        ("resizer", "resizer"),
+        ("pillow", "pillow"),
+        ("opencv", "opencv-python-headless"),
+        ("numpy", "numpy"),
+    ):
+        try:
+            found[name] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    found["python"] = sys.version.split()[0]
+    return found
+
+
+def resize(settings: Settings, report: Report | None = None) -> Outcome:
+    """The library call behind `resizer resize`. Raises PlanError/BusyError for usage errors."""
+    report = report or Report(verbosity=settings.verbosity)
+    state = settings.out / STATE_DIR
+    journal_path = state / "journal.jsonl"
+    # Planned before anything is written, so usage errors leave no trace.
+    plan = make_plan(settings, _previous(settings, journal_path))
+    if settings.dry_run:
+        report.ignored = plan.ignored
+        report.finish()
+        return Outcome(report, plan)
+
+    settings.out.mkdir(parents=True, exist_ok=True)
+    with _locked(state / "lock", settings.wait) as waited:
+        if waited:  # the run we queued behind has changed OUT
+            plan = make_plan(settings, _previous(settings, journal_path))
+        if journal_path.exists():  # the last run was killed: clear its half-written files
+            remove_stale_temps(settings.out)
+        report.ignored = plan.ignored
+        records: dict[str, dict] = {}
+        for result in plan.skipped + plan.failed:
+            records[result.source] = result.record()
+            report.add(result)
+        journal = Journal(journal_path)
+        try:
+            _dispatch_all(plan, settings, report, journal, records)
+        finally:
+            report.finish()
+            ordered = [records[name] for name in sorted(records)]
+            write_manifest(settings.manifest_path, ordered)
+            journal.close(remove=True)
+        run_record = {
+            "versions": versions(),
+            "started": _iso(report.started),
+            "finished": _iso(report.finished),
+            "fingerprint": settings.fingerprint,
+            "settings": settings.as_record(),
+            "summary": report.summary(),
+        }
+        write_run_record(settings.manifest_path, run_record)
+    return Outcome(report, plan, ordered, run_record)
+
+
+def _previous(settings: Settings, journal_path: Path) -> dict[str, dict]:
+    """What earlier runs finished: the manifest, updated by a killed run's journal."""
+    previous = read_manifest(settings.manifest_path)
+    previous.update(read_manifest(journal_path))
+    return previous
+
+
+def _iso(timestamp: float | None) -> str | None:
+    if timestamp is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(timestamp))
+
+
+@contextmanager
+def _locked(path: Path, wait_for_it: bool):
+    """An OS lock on OUT: a second run on the same OUT (overlapping cron jobs) fails at once."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        waited = False
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            if not wait_for_it:
+                raise BusyError(
+                    f"another resizer run ({holder}) is writing to {path.parent.parent}; "
+                    "wait for it, or pass --wait to queue behind it"
+                ) from None
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            waited = True
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield waited
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class _Stop:
+    """Set by a signal, --fail-fast or a fatal OUT error; the dispatcher stops feeding work."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        self.hard = False
+
+    def set(self):
+        if self.event.is_set():
+            self.hard = True
+        self.event.set()
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+
+def _dispatch_all(
+    plan: Plan, settings: Settings, report: Report, journal: Journal, records: dict
+) -> None:
+    stop = _Stop()
+    bar = _progress_bar(settings, plan)
+    if bar is not None:
+        bar.update(len(plan.skipped) + len(plan.failed))
+        report.write = bar.write
+    try:
+        with _signals_stop(stop, report):
+            for result in dispatch(plan.jobs, settings, stop):
+                record = result.record()
+                journal.append(record)
+                records[result.source] = record
+                report.add(result)
+                if bar is not None:
+                    bar.update(1)
+                if result.fatal and not stop.is_set():
+                    report.stopped_by = f"OUT is unusable ({result.error})"
+                    stop.set()
+                if settings.fail_fast and result.status == "failed" and not stop.is_set():
+                    report.stopped_by = "fail-fast"
+                    stop.set()
+    finally:
+        if bar is not None:
+            bar.close()
+            report.write = None
+
+
+def _progress_bar(settings: Settings, plan: Plan):
+    show = settings.progress
+    if show is None:
+        show = sys.stderr.isatty()
+    if not show or settings.verbosity < 0 or plan.total == 0:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=plan.total, unit="img", file=sys.stderr, dynamic_ncols=True)
+
+
+@contextmanager
+def _signals_stop(stop: _Stop, report: Report):
+    """SIGINT/SIGTERM: stop dispatching and finish the images in flight; a second one abandons."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(number, _frame):
+        if report.stopped_by is None or report.stopped_by not in ("SIGINT", "SIGTERM"):
+            report.stopped_by = signal.Signals(number).name
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def dispatch(jobs: list[Job], settings: Settings, stop: _Stop | None = None) -> Iterator[Result]:
+    """Results for `jobs` in completion order: in this process with --jobs 1, else in workers."""
+    stop = stop or _Stop()
+    workers = settings.jobs or default_jobs()
+    if workers == 1 or len(jobs) <= 1:
+        for job in jobs:
+            if stop.is_set():
+                return
+            yield process_image(job, settings)
+        return
+    yield from _dispatch_to_pool(jobs, settings, min(workers, len(jobs)), stop)
+
+
+def _context():
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    if method == "forkserver":
+        context.set_forkserver_preload(["resizer.process"])
+    return context
+
+
+def _worker_init() -> None:
+    # Ctrl-C reaches the whole process group; only the parent decides what to do about it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _run_batch(batch: list[Job], settings: Settings) -> list[Result]:
+    """In a worker: each image under a kernel timer whose default action ends a hung worker."""
+    results = []
+    for job in batch:
+        signal.setitimer(signal.ITIMER_REAL, settings.timeout)
+        try:
+            results.append(process_image(job, settings))
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    return results
+
+
+def _batches(jobs: list[Job], workers: int) -> deque[list[Job]]:
+    size = max(1, min(BATCH_LIMIT, len(jobs) // (workers * 16)))
+    return deque(jobs[start : start + size] for start in range(0, len(jobs), size))
+
+
+def _dispatch_to_pool(
+    jobs: list[Job], settings: Settings, workers: int, stop: _Stop
+) -> Iterator[Result]:
+    context = _context()
+    batches = _batches(jobs, workers)
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
+    in_flight: dict[Future, list[Job]] = {}
+    try:
+        while batches or in_flight:
+            if stop.hard:
+                break
+            while batches and len(in_flight) < 2 * workers and not stop.is_set():
+                batch = batches.popleft()
+                in_flight[pool.submit(_run_batch, batch, settings)] = batch
+            if not in_flight:
+                break
+            done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)
+            suspects: list[Job] = []
+            for future in done:
+                batch = in_flight.pop(future)
+                try:
+                    yield from future.result()
+                except BrokenProcessPool:
+                    suspects.extend(batch)
+            if suspects:
+                # One worker died; every batch still in flight fails with it. Keep what did
+                # finish, then retry each unfinished image alone to find the one that kills.
+                for future, batch in in_flight.items():
+                    try:
+                        yield from future.result()
+                    except BrokenProcessPool:
+                        suspects.extend(batch)
+                in_flight.clear()
+                pool.shutdown(wait=True, cancel_futures=True)
+                for job in suspects:
+                    if stop.is_set():
+                        break
+                    yield run_isolated(job, settings, context)
+                pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
+    finally:
+        if stop.hard:
+            for child in multiprocessing.active_children():
+                child.terminate()
+            remove_stale_temps(settings.out)
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _isolated_main(job: Job, settings: Settings, connection) -> None:
+    _worker_init()
+    connection.send(_run_batch([job], settings)[0])
+    connection.close()
+
+
+def run_isolated(job: Job, settings: Settings, context=None) -> Result:
+    """Process one image in a process of its own; a crash or hang fails only this image."""
+    context = context or _context()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_isolated_main, args=(job, settings, sender), daemon=True)
+    process.start()
+    sender.close()
+    result = None
+    try:
+        if receiver.poll(settings.timeout + 30):
+            result = receiver.recv()
+    except (EOFError, OSError):
+        result = None
+    process.join(5)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    if result is not None:
+        return result
+    failed = Result(source=job.name, fingerprint=settings.fingerprint)
+    failed.error = _death_message(process.exitcode, settings.timeout)
+    return failed
+
+
+def _death_message(exitcode: int | None, timeout: float) -> str:
+    if exitcode is not None and exitcode < 0:
+        name = signal.Signals(-exitcode).name
+        if -exitcode == signal.SIGALRM:
+            return f"timed out after {timeout:g} s (--timeout)"
+        if -exitcode == signal.SIGKILL:
+            return "worker process was killed (SIGKILL; out of memory?) while decoding this file"
+        return f"worker process crashed ({name}) while decoding this file"
+    return f"worker process exited unexpectedly (exit code {exitcode}) on this file"

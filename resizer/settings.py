@@ -1,0 +1,96 @@
+"""The one frozen object that carries every option of a run.
+
+Fields that change output pixels or bytes are marked `affects_output`; their fingerprint is stored
+with every manifest record, so a re-run with different options redoes the images instead of
+wrongly skipping them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from pathlib import Path
+
+from .geometry import Sizing
+
+INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "area")
+BACKENDS = ("pillow", "opencv")
+FORMATS = ("keep", "jpeg", "png", "webp", "tiff")
+DEFAULT_BACKEND = "pillow"
+DEFAULT_QUALITY = 90
+# Bumped when a change to resizer itself changes output bytes, so old outputs are redone.
+OUTPUT_VERSION = 1
+
+
+def _output(default=None, **kwargs):
+    return field(default=default, metadata={"affects_output": True}, **kwargs)
+
+
+@dataclass(frozen=True)
+class Settings:
+    sources: tuple[Path, ...]
+    out: Path
+    sizing: Sizing = _output()
+    mode: str = _output("fit")
+    crop: tuple[int, int] | None = _output()
+    upscale: bool = _output(True)
+    interpolation: str = _output("lanczos")
+    backend: str = _output(DEFAULT_BACKEND)
+    exact: bool = _output(False)
+    format: str = _output("keep")
+    quality: int = _output(DEFAULT_QUALITY)
+    pad_color: tuple[int, ...] | None = _output()
+    max_pixels: int | None = _output()
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    follow_symlinks: bool = False
+    manifest: Path | None = None
+    jobs: int = 0
+    progress: bool | None = None
+    verbosity: int = 0
+    dry_run: bool = False
+    fail_fast: bool = False
+    force: bool = False
+    timeout: float = 300.0
+    wait: bool = False
+    json: bool = False
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.manifest if self.manifest is not None else self.out / "manifest.jsonl"
+
+    def output_options(self) -> dict:
+        """The options that decide output bytes, as plain JSON-able values."""
+        options = {"output_version": OUTPUT_VERSION}
+        for item in fields(self):
+            if item.metadata.get("affects_output"):
+                options[item.name] = _plain(getattr(self, item.name))
+        return options
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Stable short hash of `output_options()`; equal fingerprints mean equal outputs."""
+        text = json.dumps(self.output_options(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def as_record(self) -> dict:
+        """Every option, for the run record next to the manifest."""
+        return {item.name: _plain(getattr(self, item.name)) for item in fields(self)}
+
+
+def _plain(value):
+    if isinstance(value, Sizing):
+        plain = {"kind": value.kind}
+        for name in ("width", "height", "length"):
+            if getattr(value, name) is not None:
+                plain[name] = getattr(value, name)
+        if value.factor is not None:
+            plain["factor"] = str(value.factor)
+        return plain
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
