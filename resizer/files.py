@@ -22,7 +22,7 @@ def is_temp_name(name: str) -> bool:
 
 
 def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
-    """Write `data` to `path` so that readers see the old file or the whole new one, never a part."""
+    """Write `data` to `path`: readers see the old file or the whole new one, never a part."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_name(path)
     try:

@@ -1,4 +1,4 @@
-"""Pure size arithmetic: (upright source size, sizing options) -> what to resize to and what to keep.
+"""Pure size arithmetic: (upright source size, sizing options) -> resize size and output window.
 
 No I/O and no image library here, so every sizing option can be tested exhaustively on numbers.
 Ratios are exact fractions, so "rounded half up" means exactly that, with no float surprises
@@ -125,7 +125,7 @@ def _ratio(source: tuple[int, int], sizing: Sizing, mode: str) -> Fraction | Non
 
 def _centred(outer: int, inner: int) -> int:
     """Offset of a centred span, as torchvision's CenterCrop computes it (round half to even)."""
-    return int(round((outer - inner) / 2.0))
+    return round((outer - inner) / 2.0)
 
 
 def _centred_window(image: tuple[int, int], box: tuple[int, int]) -> tuple[int, int, int, int]:
