@@ -1,0 +1,67 @@
+"""Shared fixtures: small generated images and a CLI runner.
+
+Images are made in tmp_path by code, so every test states the pixels it depends on.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from resizer.cli import cli
+
+SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
+
+
+def photo_array(width: int, height: int, seed: int = 0, channels: int = 3) -> np.ndarray:
+    """A smooth, photo-like uint8 image: low-frequency colour fields plus a little texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    planes = []
+    for channel in range(channels):
+        fx, fy = rng.uniform(1, 4, size=2)
+        phase = rng.uniform(0, 6.3)
+        plane = 127 + 90 * np.sin(fx * x / max(width, 1) * 6.3 + phase) * np.cos(
+            fy * y / max(height, 1) * 6.3 + channel
+        )
+        plane += rng.normal(0, 6, size=(height, width))
+        planes.append(plane)
+    array = np.stack(planes, axis=2) if channels > 1 else planes[0]
+    return np.clip(array, 0, 255).astype(np.uint8)
+
+
+def save_photo(path: Path, width: int, height: int, seed: int = 0, **save_options) -> Path:
+    """Write an RGB photo-like image; the format follows the file extension."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(photo_array(width, height, seed)).save(path, **save_options)
+    return path
+
+
+def read_records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture
+def run_cli():
+    """Invoke `resizer` in-process; returns click's Result (exit_code, stdout, stderr)."""
+
+    def invoke(*args: str | Path):
+        runner = CliRunner()
+        return runner.invoke(cli, [str(arg) for arg in args], catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def photo_tree(tmp_path: Path) -> Path:
+    """src/ with two class folders of small JPEGs and PNGs."""
+    src = tmp_path / "src"
+    save_photo(src / "cats" / "a.jpg", 120, 80, seed=1)
+    save_photo(src / "cats" / "b.png", 90, 120, seed=2)
+    save_photo(src / "dogs" / "c.jpg", 100, 100, seed=3)
+    return src

@@ -1,0 +1,179 @@
+"""The planner: which files become jobs, where their outputs go, and which runs are refused."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from conftest import read_records, save_photo
+
+from resizer.geometry import Sizing
+from resizer.plan import PlanError, make_plan, output_name
+from resizer.settings import Settings
+
+
+def settings_for(sources, out, **options) -> Settings:
+    sources = tuple(Path(source) for source in sources)
+    return Settings(sources=sources, out=Path(out), sizing=Sizing("longer", length=32), **options)
+
+
+def planned(settings: Settings) -> dict[str, str]:
+    return {job.name: job.output for job in make_plan(settings).jobs}
+
+
+def test_one_folder_is_mirrored_into_out(photo_tree, tmp_path):
+    jobs = planned(settings_for([photo_tree], tmp_path / "out"))
+    assert jobs == {
+        "cats/a.jpg": "cats/a.jpg",
+        "cats/b.png": "cats/b.png",
+        "dogs/c.jpg": "dogs/c.jpg",
+    }
+
+
+def test_several_folders_are_mirrored_under_their_own_names(tmp_path):
+    save_photo(tmp_path / "train" / "cats" / "a.jpg", 20, 20)
+    save_photo(tmp_path / "val" / "cats" / "a.jpg", 20, 20)
+    jobs = planned(settings_for([tmp_path / "train", tmp_path / "val"], tmp_path / "out"))
+    assert jobs == {"train/cats/a.jpg": "train/cats/a.jpg", "val/cats/a.jpg": "val/cats/a.jpg"}
+
+
+def test_image_files_given_directly_land_at_their_file_name(tmp_path):
+    first = save_photo(tmp_path / "deep" / "in" / "x.png", 20, 20)
+    second = save_photo(tmp_path / "y.jpg", 20, 20)
+    assert planned(settings_for([first, second], tmp_path / "out")) == {
+        "x.png": "x.png",
+        "y.jpg": "y.jpg",
+    }
+
+
+def test_extensions_case_insensitive_others_ignored_hidden_skipped(tmp_path):
+    src = tmp_path / "src"
+    save_photo(src / "IMG_0001.JPG", 20, 20)
+    save_photo(src / "scan.TIFF", 20, 20)
+    save_photo(src / "pic.webp", 20, 20)
+    save_photo(src / ".hidden.jpg", 20, 20)
+    save_photo(src / ".cache" / "thumb.jpg", 20, 20)
+    (src / "notes.txt").write_text("not an image")
+    (src / "labels.csv").write_text("a,b\n")
+    plan = make_plan(settings_for([src], tmp_path / "out"))
+    assert sorted(job.name for job in plan.jobs) == ["IMG_0001.JPG", "pic.webp", "scan.TIFF"]
+    assert plan.ignored == 2
+
+
+def test_include_and_exclude_filter_relative_paths(photo_tree, tmp_path):
+    only_jpegs = planned(settings_for([photo_tree], tmp_path / "o", include=("*.jpg",)))
+    assert sorted(only_jpegs) == ["cats/a.jpg", "dogs/c.jpg"]
+    no_dogs = planned(settings_for([photo_tree], tmp_path / "o", exclude=("dogs/*",)))
+    assert sorted(no_dogs) == ["cats/a.jpg", "cats/b.png"]
+
+
+@pytest.mark.parametrize(
+    ("name", "requested", "expected"),
+    [
+        ("a/IMG.JPG", "keep", ("a/IMG.JPG", "jpeg")),
+        ("a/b.tiff", "keep", ("a/b.tiff", "tiff")),
+        ("a/b.bmp", "keep", ("a/b.png", "png")),
+        ("a/b.gif", "keep", ("a/b.png", "png")),
+        ("a/b.png", "jpeg", ("a/b.jpg", "jpeg")),
+        ("a/b.jpeg", "jpeg", ("a/b.jpeg", "jpeg")),
+        ("a/b.jpg", "webp", ("a/b.webp", "webp")),
+        ("a/b.jpg", "tiff", ("a/b.tif", "tiff")),
+    ],
+)
+def test_output_name_and_format(name, requested, expected):
+    assert output_name(name, requested) == expected
+
+
+def test_two_inputs_writing_one_output_is_a_usage_error(tmp_path, run_cli):
+    save_photo(tmp_path / "src" / "a.png", 20, 20)
+    save_photo(tmp_path / "src" / "a.jpg", 20, 20)
+    with pytest.raises(PlanError, match="a.webp"):
+        make_plan(settings_for([tmp_path / "src"], tmp_path / "out", format="webp"))
+    result = run_cli("resize", tmp_path / "src", "-o", tmp_path / "out", "--scale", "0.5",
+                     "--format", "webp", "--jobs", "1")  # fmt: skip
+    assert result.exit_code == 2
+    assert "would both be written" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_out_inside_src_is_refused_before_anything_is_written(photo_tree, run_cli):
+    out = photo_tree / "cats" / "resized"
+    result = run_cli("resize", photo_tree, "-o", out, "--size", "16x16", "--jobs", "1")
+    assert result.exit_code == 2
+    assert "inside SRC" in result.output
+    assert not out.exists()
+
+
+def test_out_equal_to_src_is_refused(photo_tree, run_cli):
+    result = run_cli("resize", photo_tree, "-o", photo_tree, "--size", "16x16", "--jobs", "1")
+    assert result.exit_code == 2
+
+
+def test_outputs_landing_inside_a_src_under_out_are_refused(tmp_path):
+    # SRC = data/raw and OUT = data: raw/x.jpg mirrored to data/x.jpg is fine, but a source
+    # raw/raw/y.jpg would be written to data/raw/y.jpg, inside the input.
+    save_photo(tmp_path / "data" / "raw" / "x.jpg", 20, 20)
+    assert planned(settings_for([tmp_path / "data" / "raw"], tmp_path / "data")) == {
+        "x.jpg": "x.jpg"
+    }
+    save_photo(tmp_path / "data" / "raw" / "raw" / "y.jpg", 20, 20)
+    with pytest.raises(PlanError, match="inside SRC"):
+        make_plan(settings_for([tmp_path / "data" / "raw"], tmp_path / "data"))
+
+
+def test_manifest_inside_src_is_refused(photo_tree, tmp_path):
+    with pytest.raises(PlanError, match="manifest"):
+        make_plan(settings_for([photo_tree], tmp_path / "o", manifest=photo_tree / "m.jsonl"))
+
+
+def test_two_src_folders_with_the_same_name_are_refused(tmp_path):
+    save_photo(tmp_path / "a" / "imgs" / "x.jpg", 20, 20)
+    save_photo(tmp_path / "b" / "imgs" / "y.jpg", 20, 20)
+    with pytest.raises(PlanError, match="same name"):
+        make_plan(settings_for([tmp_path / "a" / "imgs", tmp_path / "b" / "imgs"], tmp_path / "o"))
+
+
+def test_missing_src_is_a_usage_error(tmp_path, run_cli):
+    result = run_cli("resize", tmp_path / "nope", "-o", tmp_path / "o", "--scale", "0.5")
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+
+
+def test_symlinked_folders_are_not_followed_unless_asked(tmp_path):
+    src = tmp_path / "src"
+    save_photo(tmp_path / "elsewhere" / "e.jpg", 20, 20)
+    save_photo(src / "own.jpg", 20, 20)
+    os.symlink(tmp_path / "elsewhere", src / "linked")
+    os.symlink(src, src / "loop")  # a loop back to the root
+    assert sorted(planned(settings_for([src], tmp_path / "o"))) == ["own.jpg"]
+    followed = planned(settings_for([src], tmp_path / "o", follow_symlinks=True))
+    assert sorted(followed) == ["linked/e.jpg", "own.jpg"]
+
+
+def test_a_link_to_a_file_outside_src_is_processed_as_that_file(tmp_path, run_cli):
+    src = tmp_path / "src"
+    src.mkdir()
+    target = save_photo(tmp_path / "outside" / "real.jpg", 64, 32)
+    os.symlink(target, src / "alias.jpg")
+    result = run_cli("resize", src, "-o", tmp_path / "out", "--size", "32", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    [record] = read_records(tmp_path / "out" / "manifest.jsonl")
+    assert (record["source"], record["width"], record["height"]) == ("alias.jpg", 32, 16)
+
+
+def test_a_folder_that_cannot_be_listed_is_a_failed_record(photo_tree, tmp_path, monkeypatch):
+    blocked = str(photo_tree / "dogs")
+    real_scandir = os.scandir
+
+    def scandir(path):
+        if str(path) == blocked:
+            raise PermissionError(13, "Permission denied", blocked)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    plan = make_plan(settings_for([photo_tree], tmp_path / "o"))
+    assert sorted(job.name for job in plan.jobs) == ["cats/a.jpg", "cats/b.png"]
+    [failed] = plan.failed
+    assert failed.source == "dogs/"
+    assert "cannot list folder: Permission denied" in failed.error

@@ -1,0 +1,65 @@
+"""The Report: counters, messages, summary and exit codes."""
+
+from __future__ import annotations
+
+from resizer.process import Result
+from resizer.report import Report
+
+
+def result(status: str, error: str | None = None) -> Result:
+    return Result(source="cats/a.jpg", output="cats/a.jpg", status=status, error=error)
+
+
+def test_counts_and_exit_codes():
+    report = Report()
+    report.add(result("ok"))
+    report.add(result("skipped"))
+    assert report.exit_code == 0
+    report.add(result("failed", "cannot decode: truncated"))
+    report.finish()
+    assert (report.ok, report.skipped, report.failed) == (1, 1, 1)
+    assert report.exit_code == 1
+    assert report.summary()["exit_code"] == 1
+
+
+def test_signals_map_to_shell_exit_codes():
+    for name, code in (("SIGINT", 130), ("SIGTERM", 143)):
+        report = Report()
+        report.stopped_by = name
+        assert report.exit_code == code
+
+
+def test_a_stop_for_a_fatal_out_error_is_a_failure():
+    report = Report()
+    report.stopped_by = "OUT is unusable (No space left on device)"
+    assert report.exit_code == 1
+    assert "stopped early" in report.summary_line()
+
+
+def test_failures_are_printed_with_their_cause_and_summary_line(capsys):
+    report = Report()
+    report.add(result("failed", "empty file"))
+    report.add(result("ok"))
+    report.finish()
+    report.print_summary()
+    err = capsys.readouterr().err
+    assert "resizer: failed: cats/a.jpg: empty file" in err
+    assert "1 ok, 0 skipped, 1 failed" in err
+    assert "images/s" in err
+
+
+def test_quiet_prints_nothing_and_verbose_prints_each_image(capsys):
+    quiet = Report(verbosity=-1)
+    quiet.add(result("failed", "empty file"))
+    quiet.print_summary()
+    assert capsys.readouterr().err == ""
+    verbose = Report(verbosity=1)
+    verbose.add(result("ok"))
+    assert "ok: cats/a.jpg -> cats/a.jpg" in capsys.readouterr().err
+
+
+def test_messages_go_through_the_progress_bar_writer_when_set():
+    lines = []
+    report = Report(write=lines.append)
+    report.add(result("failed", "empty file"))
+    assert lines == ["resizer: failed: cats/a.jpg: empty file"]

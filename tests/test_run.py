@@ -1,0 +1,239 @@
+"""Whole runs: re-runs, determinism, the lock, and faults injected into real worker processes."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import read_records, save_photo
+
+from resizer.files import TEMP_MARK
+
+POISON = Path(__file__).resolve().parent / "poison"
+sys.path.insert(0, str(POISON))
+from sitecustomize import poison_bytes  # noqa: E402  (the fault-injection format)
+
+
+def resize_args(src: Path, out: Path, *extra: str) -> list[str]:
+    return ["resize", str(src), "-o", str(out), "--size", "32x32", *extra]
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    digests = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and ".resizer" not in path.parts and "manifest" not in path.name:
+            digests[path.relative_to(folder).as_posix()] = hashlib.sha256(
+                path.read_bytes()
+            ).hexdigest()
+    return digests
+
+
+def temp_files(folder: Path) -> list[Path]:
+    return [path for path in folder.rglob("*") if TEMP_MARK in path.name]
+
+
+def resizer_process(*args: str, env_poison: bool = True, **kwargs) -> subprocess.Popen:
+    env = dict(os.environ)
+    if env_poison:
+        env["PYTHONPATH"] = str(POISON) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.Popen(
+        [sys.executable, "-m", "resizer", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_a_rerun_skips_everything_up_to_date_and_writes_nothing(photo_tree, tmp_path, run_cli):
+    out = tmp_path / "out"
+    assert run_cli(*resize_args(photo_tree, out, "--jobs", "1")).exit_code == 0
+    before = {path: path.stat().st_mtime_ns for path in out.rglob("*.jpg")}
+    again = run_cli(*resize_args(photo_tree, out, "--jobs", "1", "--json"))
+    assert again.exit_code == 0
+    summary = json.loads(again.stdout)["summary"]
+    assert (summary["ok"], summary["skipped"], summary["failed"]) == (0, 3, 0)
+    assert {path: path.stat().st_mtime_ns for path in out.rglob("*.jpg")} == before
+    records = read_records(out / "manifest.jsonl")
+    assert [r["status"] for r in records] == ["skipped"] * 3
+    assert all(
+        r["sha256"] and max(r["width"], r["height"]) == 32 for r in records
+    )  # carried from the first run
+
+
+def test_a_changed_source_changed_options_or_missing_output_means_redo(
+    photo_tree, tmp_path, run_cli
+):
+    out = tmp_path / "out"
+    run_cli(*resize_args(photo_tree, out, "--jobs", "1"))
+    save_photo(photo_tree / "cats" / "a.jpg", 60, 60, seed=9)  # changed source
+    (out / "dogs" / "c.jpg").unlink()  # lost output
+    statuses = {r["source"]: r["status"] for r in _run(run_cli, photo_tree, out)}
+    assert statuses == {"cats/a.jpg": "ok", "cats/b.png": "skipped", "dogs/c.jpg": "ok"}
+    changed = {r["source"]: r["status"] for r in _run(run_cli, photo_tree, out, "--quality", "70")}
+    assert set(changed.values()) == {"ok"}
+    forced = {r["source"]: r["status"] for r in _run(run_cli, photo_tree, out, "--force")}
+    assert set(forced.values()) == {"ok"}
+
+
+def _run(run_cli, src: Path, out: Path, *extra: str) -> list[dict]:
+    result = run_cli(*resize_args(src, out, "--jobs", "1", *extra))
+    assert result.exit_code == 0, result.output
+    return read_records(out / "manifest.jsonl")
+
+
+def test_outputs_are_byte_identical_whatever_jobs_is(photo_tree, tmp_path, run_cli):
+    for jobs in ("1", "2"):
+        result = run_cli(*resize_args(photo_tree, tmp_path / jobs, "--jobs", jobs))
+        assert result.exit_code == 0, result.output
+    assert file_digests(tmp_path / "1") == file_digests(tmp_path / "2")
+    first = [{**r, "seconds": None} for r in read_records(tmp_path / "1" / "manifest.jsonl")]
+    second = [{**r, "seconds": None} for r in read_records(tmp_path / "2" / "manifest.jsonl")]
+    assert first == second
+
+
+def test_manifest_has_one_record_per_image_and_the_run_record(photo_tree, tmp_path, run_cli):
+    (photo_tree / "cats" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    out = tmp_path / "out"
+    result = run_cli(*resize_args(photo_tree, out, "--jobs", "1", "--mode", "pad"))
+    assert result.exit_code == 1
+    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
+    assert sorted(records) == ["cats/a.jpg", "cats/b.png", "cats/broken.jpg", "dogs/c.jpg"]
+    broken = records["cats/broken.jpg"]
+    assert (broken["status"], broken["output"]) == ("failed", None)
+    assert broken["error"]
+    a = records["cats/a.jpg"]  # 120x80 padded into 32x32
+    assert (a["width"], a["height"], a["resize"], a["pad_offset"]) == (32, 32, [32, 21], [0, 5])
+    run = json.loads((out / "manifest.run.json").read_text())
+    assert run["settings"]["mode"] == "pad"
+    assert run["versions"]["pillow"] and run["versions"]["opencv"]
+    assert run["started"] and run["finished"]
+    assert run["summary"]["failed"] == 1
+
+
+def test_csv_manifest_supports_reruns(photo_tree, tmp_path, run_cli):
+    out = tmp_path / "out"
+    manifest = tmp_path / "records.csv"
+    run_cli(*resize_args(photo_tree, out, "--jobs", "1", "--manifest", str(manifest)))
+    again = run_cli(*resize_args(photo_tree, out, "--jobs", "1", "--manifest", str(manifest)))
+    assert "0 ok, 3 skipped, 0 failed" in again.stderr
+    assert manifest.read_text().startswith("source,output,status,error")
+
+
+def test_a_second_run_on_the_same_out_fails_at_once(photo_tree, tmp_path, run_cli):
+    out = tmp_path / "out"
+    (out / ".resizer").mkdir(parents=True)
+    with open(out / ".resizer" / "lock", "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        result = run_cli(*resize_args(photo_tree, out, "--jobs", "1"))
+    assert result.exit_code == 2
+    assert "another resizer run" in result.output
+    assert not (out / "manifest.jsonl").exists()
+
+
+def test_a_killed_runs_journal_is_honoured_and_its_temp_files_removed(
+    photo_tree, tmp_path, run_cli
+):
+    out = tmp_path / "out"
+    run_cli(*resize_args(photo_tree, out, "--jobs", "1"))
+    # Make it look as if the run was killed before compacting: records only in the journal,
+    # a half-written temporary file beside the outputs.
+    (out / ".resizer" / "journal.jsonl").write_text((out / "manifest.jsonl").read_text())
+    (out / "manifest.jsonl").unlink()
+    stale = out / "cats" / f".a.jpg{TEMP_MARK}deadbeef"
+    stale.write_bytes(b"half")
+    result = run_cli(*resize_args(photo_tree, out, "--jobs", "1"))
+    assert "0 ok, 3 skipped" in result.stderr
+    assert not stale.exists()
+    assert not (out / ".resizer" / "journal.jsonl").exists()
+
+
+def _poisoned_tree(src: Path, good: int, **poison: int) -> None:
+    src.mkdir(parents=True, exist_ok=True)
+    for index in range(good):
+        save_photo(src / f"good{index:02d}.jpg", 48, 40, seed=index)
+    for action, count in poison.items():
+        for index in range(count):
+            (src / f"{action.lower()}{index:02d}.png").write_bytes(poison_bytes(action))
+
+
+def test_a_worker_killed_by_a_crashing_decoder_fails_only_that_image(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _poisoned_tree(src, good=6, SEGV=1)
+    process = resizer_process(*resize_args(src, out, "--jobs", "2"))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
+    assert records["segv00.png"]["status"] == "failed"
+    assert "crashed (SIGSEGV)" in records["segv00.png"]["error"]
+    assert [r["status"] for name, r in records.items() if name.startswith("good")] == ["ok"] * 6
+    assert temp_files(out) == []
+
+
+def test_a_hanging_decoder_is_failed_after_the_timeout(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _poisoned_tree(src, good=3, HANG=1)
+    process = resizer_process(*resize_args(src, out, "--jobs", "2", "--timeout", "1"))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
+    assert "timed out after 1 s" in records["hang00.png"]["error"]
+    assert sum(r["status"] == "ok" for r in records.values()) == 3
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_cleanly_and_the_rerun_finishes(tmp_path, sig, code):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _poisoned_tree(src, good=0, SLOW=24)  # 0.3 s each: about 4 s on 2 workers
+    process = resizer_process(*resize_args(src, out, "--jobs", "2"))
+    _wait_for_progress(out, process)
+    process.send_signal(sig)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    done = read_records(out / "manifest.jsonl")
+    assert 0 < len(done) < 24
+    assert {r["status"] for r in done} == {"ok"}
+    assert temp_files(out) == []
+    rerun = resizer_process(*resize_args(src, out, "--jobs", "2", "--json"))
+    stdout, stderr = rerun.communicate(timeout=120)
+    summary = json.loads(stdout)["summary"]
+    assert (summary["skipped"], summary["ok"]) == (len(done), 24 - len(done)), stderr
+
+
+def test_sigkill_leaves_only_complete_files_and_the_rerun_skips_finished_work(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _poisoned_tree(src, good=0, SLOW=24)
+    process = resizer_process(*resize_args(src, out, "--jobs", "2"), start_new_session=True)
+    _wait_for_progress(out, process)
+    os.killpg(process.pid, signal.SIGKILL)  # the parent and its workers, as a power cut would
+    process.communicate(timeout=60)
+    journal = read_records(out / ".resizer" / "journal.jsonl")
+    assert journal, "finished work must be on disk before the run ends"
+    for record in journal:
+        assert (out / record["output"]).stat().st_size == record["bytes"]
+    rerun = resizer_process(*resize_args(src, out, "--jobs", "2", "--json"))
+    stdout, stderr = rerun.communicate(timeout=120)
+    summary = json.loads(stdout)["summary"]
+    assert summary["skipped"] >= len(journal), stderr
+    assert summary["skipped"] + summary["ok"] == 24
+    assert temp_files(out) == []
+
+
+def _wait_for_progress(out: Path, process: subprocess.Popen) -> None:
+    """Until the run has journaled a few finished images (or a generous deadline passes)."""
+    journal = out / ".resizer" / "journal.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if journal.exists() and journal.read_text().count("\n") >= 3:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"no progress: {process.poll()=}")
