@@ -88,7 +88,7 @@ def test_output_name_and_format(name, requested, expected):
 def test_two_inputs_writing_one_output_is_a_usage_error(tmp_path, run_cli):
     save_photo(tmp_path / "src" / "a.png", 20, 20)
     save_photo(tmp_path / "src" / "a.jpg", 20, 20)
-    with pytest.raises(PlanError, match="a.webp"):
+    with pytest.raises(PlanError, match=r"a\.webp"):
         make_plan(settings_for([tmp_path / "src"], tmp_path / "out", format="webp"))
     result = run_cli("resize", tmp_path / "src", "-o", tmp_path / "out", "--scale", "0.5",
                      "--format", "webp", "--jobs", "1")  # fmt: skip
