@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
+import io
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -13,9 +16,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import read_records, save_photo
+from conftest import photo_array, read_records, save_photo
+from PIL import Image
 
+import resizer.codecs
+import resizer.run
 from resizer.files import TEMP_MARK
+from resizer.manifest import read_manifest
 
 POISON = Path(__file__).resolve().parent / "poison"
 sys.path.insert(0, str(POISON))
@@ -237,3 +244,156 @@ def _wait_for_progress(out: Path, process: subprocess.Popen) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"no progress: {process.poll()=}")
+
+
+def test_a_full_disk_stops_the_run_instead_of_failing_every_image(tmp_path, run_cli, monkeypatch):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _poisoned_tree(src, good=8)
+    writes = []
+
+    def full_disk(path, data, fsync=False):
+        writes.append(path)
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr("resizer.process.write_atomic", full_disk)
+    result = run_cli(*resize_args(src, out, "--jobs", "1"))
+    assert result.exit_code == 1
+    assert len(writes) == 1  # the first failure stopped the run
+    assert "stopped early: OUT is unusable (No space left on device" in result.stderr
+    [record] = read_records(out / "manifest.jsonl")
+    assert record["status"] == "failed"
+    assert "No space left on device" in record["error"]
+
+
+def test_a_read_only_out_is_reported_once(tmp_path, run_cli, monkeypatch):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _poisoned_tree(src, good=3)
+
+    def read_only(path, data, fsync=False):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr("resizer.process.write_atomic", read_only)
+    result = run_cli(*resize_args(src, out, "--jobs", "1"))
+    assert result.exit_code == 1
+    assert result.stderr.count("Read-only file system") == 2  # the record and the stop reason
+
+
+def test_a_source_that_vanishes_before_it_is_read_is_one_failed_record(
+    tmp_path, run_cli, monkeypatch
+):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _poisoned_tree(src, good=3)
+    real_make_plan = resizer.run.make_plan
+
+    def plan_then_delete(settings, previous=None):
+        made = real_make_plan(settings, previous)
+        (src / "good01.jpg").unlink(missing_ok=True)
+        return made
+
+    monkeypatch.setattr(resizer.run, "make_plan", plan_then_delete)
+    result = run_cli(*resize_args(src, out, "--jobs", "1"))
+    assert result.exit_code == 1
+    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
+    assert records["good01.jpg"]["error"] == "source vanished before it could be read"
+    assert [records[name]["status"] for name in ("good00.jpg", "good02.jpg")] == ["ok", "ok"]
+
+
+def test_a_source_changed_while_being_read_is_failed_not_half_used(tmp_path, run_cli, monkeypatch):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _poisoned_tree(src, good=2)
+    real_decode = resizer.codecs.decode
+
+    def decode_while_someone_writes(header):
+        decoded = real_decode(header)
+        if header.image.filename.endswith("good00.jpg"):
+            save_photo(src / "good00.jpg", 50, 50, seed=99)  # rewritten mid-run
+        return decoded
+
+    monkeypatch.setattr(resizer.codecs, "decode", decode_while_someone_writes)
+    result = run_cli(*resize_args(src, out, "--jobs", "1"))
+    assert result.exit_code == 1
+    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
+    assert "source changed while it was being read" in records["good00.jpg"]["error"]
+    assert not (out / "good00.jpg").exists()
+    assert records["good01.jpg"]["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "with space.jpg",
+        'quote\'d "name".jpg',
+        "comma,semi;colon.jpg",
+        "new\nline.jpg",
+        "caf\u00e9 nfc.jpg",
+        "cafe\u0301 nfd.jpg",
+        "\u732b.jpg",
+        "x" * 200 + ".jpg",
+    ],
+)
+def test_awkward_names_give_correct_outputs_and_a_parseable_manifest(tmp_path, run_cli, name):
+    src, out = tmp_path / "src", tmp_path / "out"
+    deep = src.joinpath(*["deeply nested folder"] * 12)
+    save_photo(deep / name, 40, 20)
+    for manifest in ("manifest.jsonl", "manifest.csv"):
+        result = run_cli(*resize_args(src, out, "--jobs", "1", "--manifest", str(out / manifest)))
+        assert result.exit_code == 0, result.output
+        [record] = read_manifest(out / manifest).values()
+        assert record["source"].endswith(name)
+        assert record["output"] == record["source"]
+        assert (out / record["output"]).stat().st_size == record["bytes"]
+
+
+def test_fuzzed_files_each_become_one_record_and_never_stop_the_run(tmp_path):
+    """Hundreds of bit-flipped and truncated files in every format, in one parallel run."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    rng = random.Random(20261124)
+    pristine = {}
+    for extension, options in FUZZ_FORMATS.items():
+        buffer = io.BytesIO()
+        image = Image.fromarray(photo_array(64, 48, seed=len(pristine)))
+        if extension == ".gif":
+            image = image.convert("P")
+        image.save(buffer, format=options[0], **options[1])
+        pristine[extension] = buffer.getvalue()
+    count = 0
+    for extension, data in pristine.items():
+        for index in range(50):
+            mutated = bytearray(data)
+            if index % 3 == 0:
+                mutated = mutated[: rng.randrange(0, len(mutated))]
+            else:
+                for _ in range(rng.randint(1, 8)):
+                    position = rng.randrange(len(mutated))
+                    mutated[position] ^= 1 << rng.randrange(8)
+            (src / f"f{count:04d}{extension}").parent.mkdir(parents=True, exist_ok=True)
+            (src / f"f{count:04d}{extension}").write_bytes(bytes(mutated))
+            count += 1
+    process = resizer_process(*resize_args(src, out, "--jobs", "2", "--timeout", "20"))
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode in (0, 1), stderr
+    records = read_records(out / "manifest.jsonl")
+    assert len(records) == count
+    for record in records:
+        if record["status"] == "ok":
+            with Image.open(out / record["output"]) as written:
+                assert written.size == (record["width"], record["height"])
+                assert max(written.size) == 32
+        else:
+            assert record["status"] == "failed" and record["error"], record
+            assert record["output"] is None
+    assert sum(r["status"] == "failed" for r in records) > count // 4  # the fuzz did bite
+    outputs = {r["output"] for r in records if r["output"]}
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.suffix != ".jsonl"}
+    written -= {"manifest.run.json", ".resizer", ".resizer/lock"}
+    assert written == outputs  # no output for a failed file, no temp file
+    assert temp_files(out) == []
+
+
+FUZZ_FORMATS = {
+    ".jpg": ("JPEG", {"quality": 90}),
+    ".png": ("PNG", {}),
+    ".webp": ("WEBP", {"quality": 80}),
+    ".tif": ("TIFF", {"compression": "tiff_adobe_deflate"}),
+    ".gif": ("GIF", {}),
+}
