@@ -17,7 +17,16 @@ from . import __version__
 from .geometry import MODES, Sizing
 from .plan import PlanError
 from .run import BusyError, default_jobs, resize
-from .settings import BACKENDS, DEFAULT_BACKEND, DEFAULT_QUALITY, FORMATS, INTERPOLATIONS, Settings
+from .settings import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    DEFAULT_MAX_PIXELS,
+    DEFAULT_QUALITY,
+    DEFAULT_TIMEOUT,
+    FORMATS,
+    INTERPOLATIONS,
+    Settings,
+)
 
 SIZE_PATTERN = re.compile(r"^\s*(\d+)?\s*(?:[x×X]\s*(\d+))?\s*$")
 
@@ -196,14 +205,16 @@ def cli():
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
-    default=120.0,
+    default=DEFAULT_TIMEOUT,
     show_default=True,
     help="Seconds one image may take before it is failed (a hung decoder).",
 )
 @click.option(
     "--max-pixels",
     type=click.IntRange(min=1),
-    help="Fail images with more pixels (from the header). [default: Pillow's 89478485]",
+    default=DEFAULT_MAX_PIXELS,
+    show_default=True,
+    help="Fail images with more pixels (from the header); the default is Pillow's limit.",
 )
 @click.option("--wait", is_flag=True, help="If another run is writing to OUT, wait for it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or plan) as JSON.")
@@ -247,11 +258,6 @@ def settings_from_options(options: dict) -> Settings:
         sizing = Sizing(kind, length=options[kind])
     if options["mode"] != "fit" and not sizing.has_box:
         raise click.UsageError(f"--mode {options['mode']} needs --size with both sides (WxH)")
-    max_pixels = options["max_pixels"]
-    if max_pixels is None:
-        from PIL import Image
-
-        max_pixels = Image.MAX_IMAGE_PIXELS or None
     verbosity = -1 if options["quiet"] else options["verbose"]
     return Settings(
         sources=tuple(options["sources"]),
@@ -266,7 +272,7 @@ def settings_from_options(options: dict) -> Settings:
         format=options["fmt"],
         quality=options["quality"],
         pad_color=options["pad_color"],
-        max_pixels=max_pixels,
+        max_pixels=options["max_pixels"],
         include=tuple(options["include"]),
         exclude=tuple(options["exclude"]),
         follow_symlinks=options["follow_symlinks"],

@@ -124,7 +124,13 @@ def _ratio(source: tuple[int, int], sizing: Sizing, mode: str) -> Fraction | Non
 
 
 def _centred(outer: int, inner: int) -> int:
-    """Offset of a centred span, as torchvision's CenterCrop computes it (round half to even)."""
+    """Offset of a centred span, as torchvision's CenterCrop computes it.
+
+    Cropping (inner <= outer) rounds half to even, `round((outer - inner) / 2.0)`; padding
+    (inner > outer) puts the smaller half before, `(inner - outer) // 2`, like mode pad.
+    """
+    if inner > outer:
+        return -((inner - outer) // 2)
     return round((outer - inner) / 2.0)
 
 

@@ -20,6 +20,10 @@ BACKENDS = ("pillow", "opencv")
 FORMATS = ("keep", "jpeg", "png", "webp", "tiff")
 DEFAULT_BACKEND = "pillow"
 DEFAULT_QUALITY = 90
+DEFAULT_TIMEOUT = 120.0  # seconds per image: generous, for a hung decoder only
+# Pillow's own decompression-bomb limit (its default Image.MAX_IMAGE_PIXELS). A constant, because
+# codecs switches Pillow's check off at import to apply this one from the header on both backends.
+DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 # Bumped when a change to resizer itself changes output bytes, so old outputs are redone.
 OUTPUT_VERSION = 1
 
@@ -42,7 +46,7 @@ class Settings:
     format: str = _output("keep")
     quality: int = _output(DEFAULT_QUALITY)
     pad_color: tuple[int, ...] | None = _output()
-    max_pixels: int | None = _output()
+    max_pixels: int | None = _output(DEFAULT_MAX_PIXELS)
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     follow_symlinks: bool = False
@@ -53,7 +57,7 @@ class Settings:
     dry_run: bool = False
     fail_fast: bool = False
     force: bool = False
-    timeout: float = 300.0
+    timeout: float = DEFAULT_TIMEOUT
     wait: bool = False
     json: bool = False
 
