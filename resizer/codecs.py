@@ -55,6 +55,12 @@ class Header:
     stored_size: tuple[int, int]
     orientation: int
     deep_colour: bool  # 16-bit colour, which Pillow would truncate to 8 bits
+    mode: str  # the source's own mode; 16-bit colour as RGB;16, RGBA;16 or LA;16
+
+    @property
+    def decoder_orients(self) -> bool:
+        """Pillow's TIFF reader makes the image upright as it loads (and drops the tag)."""
+        return self.format == "TIFF"
 
     @property
     def upright_size(self) -> tuple[int, int]:
@@ -87,13 +93,21 @@ def probe(path: Path, max_pixels: int | None) -> Header:
             f"decompression bomb: {width}x{height} = {width * height} pixels is over the "
             f"limit of {max_pixels} (--max-pixels)"
         )
-    deep_colour = image.mode in ("RGB", "RGBA", "LA") and ";16" in _rawmode(image)
+    rawmode = _rawmode(image)
+    deep_colour = image.mode in ("RGB", "RGBA", "LA") and ";16" in rawmode
+    mode = rawmode.split(";")[0] + ";16" if deep_colour else image.mode
     if image.format == "PNG" and not deep_colour:
         # Pillow may find a PNG's EXIF only after the image data: decode first, and let a
         # decoding error surface here rather than be swallowed inside getexif().
         _load(image)
     orientation = _orientation(image)
-    return Header(image, image.format or "", (width, height), orientation, deep_colour)
+    stored_size = (width, height)
+    if image.format == "TIFF":
+        # Pillow's TIFF reader applies the orientation itself when it loads, and (since
+        # Pillow 11) reports the upright size already: the stored size is in the tags.
+        tags = image.tag_v2
+        stored_size = (tags.get(256, width), tags.get(257, height))
+    return Header(image, image.format or "", stored_size, orientation, deep_colour, mode)
 
 
 def _rawmode(image: Image.Image) -> str:
@@ -145,7 +159,7 @@ def decode(header: Header) -> tuple[Pixels, bytes | None]:
     if header.deep_colour:
         return _decode_deep_colour(header), icc
     _load(image)
-    if header.orientation in UPRIGHT:
+    if header.orientation in UPRIGHT and not header.decoder_orients:
         image = image.transpose(UPRIGHT[header.orientation])
     return _normal_mode(image, icc)
 
@@ -166,7 +180,7 @@ def _normal_mode(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, by
     if mode in ("I", "F"):
         # 32-bit grey: the nearest mode we can write everywhere is 16-bit grey.
         array = np.clip(np.asarray(image, dtype=np.float64), 0, 65535).round().astype(np.uint16)
-        return Image.fromarray(array, "I;16"), icc
+        return grey16_image(array), icc
     if mode == "CMYK":
         return _cmyk_to_rgb(image, icc), None
     if mode in ("La", "RGBa"):
@@ -191,16 +205,36 @@ def _decode_deep_colour(header: Header) -> np.ndarray:
     import cv2
 
     filename = getattr(header.image, "filename", "")
+    upright_preview = None
+    if header.decoder_orients and header.orientation != 1:
+        # OpenCV's TIFF reader may apply the Orientation tag itself, whatever the read flags
+        # say (OpenCV 5 does): Pillow's upright 8-bit decode tells whether it did.
+        _load(header.image)
+        upright_preview = np.asarray(header.image)
     header.image.close()
     data = np.fromfile(filename, dtype=np.uint8)
     array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint16:
-        raise ImageError("cannot decode 16-bit colour image")
+        raise ImageError("cannot decode 16-bit colour image: the file is truncated or corrupt")
     if array.ndim == 3 and array.shape[2] == 4:
         array = cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
     elif array.ndim == 3 and array.shape[2] == 3:
         array = cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    if upright_preview is not None and _same_pixels(array, upright_preview):
+        return array
     return np.ascontiguousarray(orient_array(array, header.orientation))
+
+
+def _same_pixels(deep: np.ndarray, preview: np.ndarray) -> bool:
+    """Whether 16-bit pixels are, in their high bytes, the 8-bit `preview` (same layout)."""
+    if deep.shape[:2] != preview.shape[:2] or deep.ndim != preview.ndim:
+        return False
+    high = (deep >> 8).astype(np.int16)
+    preview = preview.astype(np.int16)
+    if deep.ndim == 3:
+        channels = min(deep.shape[2], preview.shape[2], 3)
+        high, preview = high[..., :channels], preview[..., :channels]
+    return bool(np.abs(high - preview).max() <= 1)
 
 
 def orient_array(array: np.ndarray, orientation: int) -> np.ndarray:
@@ -216,7 +250,7 @@ def orient_array(array: np.ndarray, orientation: int) -> np.ndarray:
     if orientation == 6:
         return np.rot90(array, -1)
     if orientation == 7:
-        return np.rot90(array, 1)[::-1, ::-1]
+        return array.swapaxes(0, 1)[::-1, ::-1]
     if orientation == 8:
         return np.rot90(array, 1)
     return array
@@ -231,6 +265,12 @@ def mode_of(pixels: Pixels) -> str:
     if pixels.dtype == np.uint16:
         return "I;16" if channels == 1 else f"{name};16"
     return name
+
+
+def grey16_image(array: np.ndarray) -> Image.Image:
+    """A 2-D uint16 array as an I;16 image (Pillow 13 rejects fromarray(..., "I;16"))."""
+    image = Image.fromarray(np.ascontiguousarray(array, dtype="<u2"))
+    return image if image.mode == "I;16" else image.convert("I;16")
 
 
 def size_of(pixels: Pixels) -> tuple[int, int]:
@@ -258,7 +298,7 @@ def encode(
             return _encode_deep_colour(pixels, fmt, icc), mode
         pixels = _to_8bit(pixels)
     if isinstance(pixels, np.ndarray):
-        pixels = Image.fromarray(pixels, mode_of(pixels))
+        pixels = grey16_image(pixels) if pixels.dtype == np.uint16 else Image.fromarray(pixels)
     if pixels.mode == "I;16" and fmt in ("jpeg", "webp"):
         pixels = Image.fromarray(_to_8bit(np.asarray(pixels)), "L")
     if fmt == "jpeg" and pixels.mode in ("RGBA", "LA"):

@@ -102,14 +102,15 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     pixels = None
     try:
         result.src_format = header.format
-        result.src_mode = "RGB;16" if header.deep_colour else header.image.mode
+        result.src_mode = header.mode
         result.orientation = header.orientation
         result.src_width, result.src_height = header.upright_size
         plan = geometry.compute(
             header.upright_size, settings.sizing, settings.mode, settings.crop, settings.upscale
         )
         scaled = False
-        if not settings.exact:
+        if not settings.exact and settings.interpolation != "nearest":
+            # Nearest promises source pixel values; a DCT-scaled decode has averaged them.
             scaled = codecs.shrink_on_load(header, plan.resized)
         if scaled:
             result.decode_scale = round(header.stored_size[0] / header.image.size[0])

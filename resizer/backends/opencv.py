@@ -5,6 +5,8 @@ sampling and aliases. Unless --exact asks for exactly that, a downscale here fir
 integer factor with INTER_AREA (a true average) while at least 2x remains, then low-pass filters
 each axis with the kernel stretched by the remaining factor and samples it with INTER_LINEAR.
 Alpha is premultiplied in float so invisible pixels' colours do not bleed into visible ones.
+Nearest samples pixel centres (INTER_NEAREST_EXACT, as Pillow) unless --exact asks for
+INTER_NEAREST itself.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ..codecs import Pixels
+from ..codecs import Pixels, grey16_image
 
 INTERPOLATIONS = {
     "nearest": cv2.INTER_NEAREST,
@@ -81,6 +83,10 @@ def _resize(array: np.ndarray, size: tuple[int, int], interpolation: str, exact:
     flag = INTERPOLATIONS[interpolation]
     in_height, in_width = array.shape[:2]
     downscale = in_width > width or in_height > height
+    if interpolation == "nearest" and not exact:
+        # INTER_NEAREST samples each block's top-left pixel (shifting the image by up to half a
+        # source pixel); NEAREST_EXACT samples its centre, as Pillow does.
+        flag = cv2.INTER_NEAREST_EXACT
     if exact or not downscale or interpolation in ("nearest", "area"):
         return cv2.resize(array, size, interpolation=flag)
     factor = min(in_width // width, in_height // height) // 2
@@ -151,5 +157,5 @@ def _resize_premultiplied(array, size, interpolation, exact) -> np.ndarray:
 def to_image(array: np.ndarray) -> Image.Image:
     """Back to Pillow for encoding (8-bit modes and 16-bit grey)."""
     if array.dtype == np.uint16 and array.ndim == 2:
-        return Image.fromarray(array, "I;16")
+        return grey16_image(array)
     return Image.fromarray(array)
