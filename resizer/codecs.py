@@ -63,6 +63,16 @@ class Header:
         return self.format == "TIFF"
 
     @property
+    def decodes_upright(self) -> bool:
+        """True when `decode` returns upright pixels even with orient=False."""
+        return self.decoder_orients or self.deep_colour
+
+    @property
+    def decode_scale(self) -> int:
+        """The DCT scale the decoder was asked for by `shrink_on_load` (1 = full size)."""
+        return max(1, round(self.stored_size[0] / self.image.size[0]))
+
+    @property
     def upright_size(self) -> tuple[int, int]:
         width, height = self.stored_size
         return (height, width) if self.orientation in (5, 6, 7, 8) else (width, height)
@@ -152,16 +162,29 @@ def shrink_on_load(header: Header, resize_to: tuple[int, int]) -> bool:
     return header.image.size != header.stored_size
 
 
-def decode(header: Header) -> tuple[Pixels, bytes | None]:
-    """Decode, make upright and normalise the mode. Returns the pixels and the ICC profile."""
+def decode(header: Header, orient: bool = True) -> tuple[Pixels, bytes | None]:
+    """Decode and normalise the mode. Returns the pixels and the ICC profile.
+
+    With orient=False an image is left as stored (unless `header.decodes_upright`), so that the
+    caller can resize first and turn the small result upright, which is cheaper.
+    """
     image = header.image
     icc = image.info.get("icc_profile")
     if header.deep_colour:
         return _decode_deep_colour(header), icc
     _load(image)
-    if header.orientation in UPRIGHT and not header.decoder_orients:
-        image = image.transpose(UPRIGHT[header.orientation])
+    if orient and not header.decoder_orients:
+        image = orient_image(image, header.orientation)
     return _normal_mode(image, icc)
+
+
+def orient_image(pixels: Pixels, orientation: int) -> Pixels:
+    """Turn stored pixels upright for an EXIF orientation, whichever kind they are."""
+    if orientation not in UPRIGHT:
+        return pixels
+    if isinstance(pixels, np.ndarray):
+        return np.ascontiguousarray(orient_array(pixels, orientation))
+    return pixels.transpose(UPRIGHT[orientation])
 
 
 def _normal_mode(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bytes | None]:

@@ -189,3 +189,46 @@ def compute(
             window[1] + inner[3],
         )
     return Geometry(source=source, resized=resized, window=window)
+
+
+def shift(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
+    left, top, right, bottom = box
+    return left + dx, top + dy, right + dx, bottom + dy
+
+
+def box_in_stored(
+    box: tuple[float, float, float, float], upright: tuple[float, float], orientation: int
+) -> tuple[float, float, float, float]:
+    """Map a box from upright coordinates to the image as stored, before its EXIF orientation.
+
+    `upright` is the upright image's (width, height). Used to resize a JPEG while it is still
+    stored sideways, and turn only the small result upright.
+    """
+    left, top, right, bottom = box
+    width, height = upright
+    stored_width, stored_height = (height, width) if orientation in (5, 6, 7, 8) else upright
+    if orientation == 2:
+        return stored_width - right, top, stored_width - left, bottom
+    if orientation == 3:
+        return (
+            stored_width - right,
+            stored_height - bottom,
+            stored_width - left,
+            stored_height - top,
+        )
+    if orientation == 4:
+        return left, stored_height - bottom, right, stored_height - top
+    if orientation == 5:
+        return top, left, bottom, right
+    if orientation == 6:
+        return top, stored_height - right, bottom, stored_height - left
+    if orientation == 7:
+        return (
+            stored_width - bottom,
+            stored_height - right,
+            stored_width - top,
+            stored_height - left,
+        )
+    if orientation == 8:
+        return stored_width - bottom, left, stored_width - top, right
+    return box

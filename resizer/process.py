@@ -108,22 +108,29 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         plan = geometry.compute(
             header.upright_size, settings.sizing, settings.mode, settings.crop, settings.upscale
         )
-        scaled = False
-        if not settings.exact and settings.interpolation != "nearest":
-            # Nearest promises source pixel values; a DCT-scaled decode has averaged them.
-            scaled = codecs.shrink_on_load(header, plan.resized)
-        if scaled:
-            result.decode_scale = round(header.stored_size[0] / header.image.size[0])
-        pixels, icc = codecs.decode(header)
+        # Nearest promises source pixel values; a DCT-scaled decode has averaged them.
+        shrink = not settings.exact and settings.interpolation != "nearest"
+        if shrink and codecs.shrink_on_load(header, plan.resized):
+            result.decode_scale = header.decode_scale
+        # Without --exact, resize while still stored sideways and turn only the small result.
+        pixels, icc = codecs.decode(header, orient=settings.exact)
     finally:
         if pixels is not header.image:  # a new image (or a failure): release the file now
             header.image.close()
 
     backend = get_backend(settings.backend)
-    pixels = backend.resize(pixels, plan.resized, settings.interpolation, settings.exact)
-    if plan.window != (0, 0, *plan.resized):
+    if settings.exact:
+        pixels = backend.resize(pixels, plan.resized, settings.interpolation, exact=True)
+        window = plan.window
+    else:
+        pending = 1 if header.decodes_upright else header.orientation
+        pixels = _resize_kept_part(pixels, plan, header, pending, backend, settings)
+        pixels = codecs.orient_image(pixels, pending)
+        left, top, _, _ = plan.crop_box
+        window = geometry.shift(plan.window, -left, -top)
+    if window != (0, 0, *codecs.size_of(pixels)):
         fill = pad_fill(codecs.mode_of(pixels), settings.pad_color)
-        pixels = backend.window(pixels, plan.window, fill)
+        pixels = backend.window(pixels, window, fill)
     data, mode = codecs.encode(pixels, job.format, settings.quality, icc, settings.pad_color)
 
     after = os.stat(source)
@@ -137,6 +144,34 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     result.bytes = len(data)
     result.sha256 = hashlib.sha256(data).hexdigest()
     _set_geometry(result, plan)
+
+
+def _resize_kept_part(
+    pixels: codecs.Pixels,
+    plan: geometry.Geometry,
+    header: codecs.Header,
+    pending: int,
+    backend,
+    settings: Settings,
+) -> codecs.Pixels:
+    """Resize in stored orientation (before the EXIF turn) and keep only the crop box.
+
+    A DCT-scaled decode covers the source at 1/scale, its last row and column only partly
+    (the decoder rounds sizes up), so the backend is told the exact extent: this keeps the
+    output aligned to a small fraction of a pixel with a full decode.
+    """
+    if header.decodes_upright:
+        extent = codecs.size_of(pixels)
+    else:
+        scale = header.decode_scale
+        extent = (header.stored_size[0] / scale, header.stored_size[1] / scale)
+    keep = geometry.box_in_stored(plan.crop_box, plan.resized, pending)
+    size = plan.resized
+    if pending in (5, 6, 7, 8):
+        size = (size[1], size[0])
+    return backend.resize(
+        pixels, size, settings.interpolation, exact=False, extent=extent, keep=keep
+    )
 
 
 def _set_geometry(result: Result, plan: geometry.Geometry) -> None:

@@ -303,8 +303,8 @@ def test_a_source_changed_while_being_read_is_failed_not_half_used(tmp_path, run
     _poisoned_tree(src, good=2)
     real_decode = resizer.codecs.decode
 
-    def decode_while_someone_writes(header):
-        decoded = real_decode(header)
+    def decode_while_someone_writes(header, orient=True):
+        decoded = real_decode(header, orient)
         if header.image.filename.endswith("good00.jpg"):
             save_photo(src / "good00.jpg", 50, 50, seed=99)  # rewritten mid-run
         return decoded

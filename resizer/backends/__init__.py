@@ -16,9 +16,20 @@ class Backend(Protocol):
     name: str
 
     def resize(
-        self, pixels: Pixels, size: tuple[int, int], interpolation: str, exact: bool
+        self,
+        pixels: Pixels,
+        size: tuple[int, int],
+        interpolation: str,
+        exact: bool,
+        extent: tuple[float, float] | None = None,
+        keep: tuple[int, int, int, int] | None = None,
     ) -> Pixels:
-        """Resize the whole image to `size`; antialiased on downscale unless `exact`."""
+        """Resize the image to `size` and return its `keep` box (default: all of it).
+
+        Antialiased on downscale unless `exact`. `extent` is the (width, height) the pixels
+        really cover, when a shrink-on-load decoder rounded the last row and column up.
+        A backend may resize only the kept part, as long as the pixels are the same.
+        """
 
     def window(
         self, pixels: Pixels, box: tuple[int, int, int, int], fill: tuple[int, ...]

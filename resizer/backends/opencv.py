@@ -35,15 +35,27 @@ class OpenCVBackend:
     name = "opencv"
 
     def resize(
-        self, pixels: Pixels, size: tuple[int, int], interpolation: str, exact: bool
+        self,
+        pixels: Pixels,
+        size: tuple[int, int],
+        interpolation: str,
+        exact: bool,
+        extent: tuple[float, float] | None = None,
+        keep: tuple[int, int, int, int] | None = None,
     ) -> Pixels:
         array = to_array(pixels)
-        if (array.shape[1], array.shape[0]) == size:
+        height, width = array.shape[:2]
+        box = (0.0, 0.0, *(extent or (width, height)))
+        if (width, height) != size or box != (0, 0, width, height):
+            channels = 1 if array.ndim == 2 else array.shape[2]
+            if channels in (2, 4):
+                array = _resize_premultiplied(array, size, interpolation, exact, box)
+            else:
+                array = _resize(array, size, interpolation, exact, box)
+        if keep is None or keep == (0, 0, *size):
             return array
-        channels = 1 if array.ndim == 2 else array.shape[2]
-        if channels in (2, 4):
-            return _resize_premultiplied(array, size, interpolation, exact)
-        return _resize(array, size, interpolation, exact)
+        left, top, right, bottom = keep
+        return np.ascontiguousarray(array[top:bottom, left:right])
 
     def window(
         self, pixels: Pixels, box: tuple[int, int, int, int], fill: tuple[int, ...]
@@ -78,31 +90,43 @@ def window_array(
     return canvas
 
 
-def _resize(array: np.ndarray, size: tuple[int, int], interpolation: str, exact: bool):
+def _resize(array: np.ndarray, size, interpolation: str, exact: bool, box) -> np.ndarray:
+    if exact:
+        return cv2.resize(array, size, interpolation=INTERPOLATIONS[interpolation])
     width, height = size
-    flag = INTERPOLATIONS[interpolation]
     in_height, in_width = array.shape[:2]
-    downscale = in_width > width or in_height > height
-    if interpolation == "nearest" and not exact:
-        # INTER_NEAREST samples each block's top-left pixel (shifting the image by up to half a
-        # source pixel); NEAREST_EXACT samples its centre, as Pillow does.
-        flag = cv2.INTER_NEAREST_EXACT
-    if exact or not downscale or interpolation in ("nearest", "area"):
-        return cv2.resize(array, size, interpolation=flag)
-    factor = min(in_width // width, in_height // height) // 2
+    whole = tuple(box) == (0, 0, in_width, in_height)
+    if interpolation == "nearest":
+        # NEAREST_EXACT picks the pixel under each output pixel's centre, as Pillow does
+        # (INTER_NEAREST picks the top-left one and shifts the image). Nearest never has a
+        # partial extent: shrink-on-load is off for it.
+        return cv2.resize(array, size, interpolation=cv2.INTER_NEAREST_EXACT)
+    if whole and (interpolation == "area" or (width >= in_width and height >= in_height)):
+        # Area averages properly by itself; an upscale needs no antialiasing.
+        return cv2.resize(array, size, interpolation=INTERPOLATIONS[interpolation])
+    factor = int(min((box[2] - box[0]) / width, (box[3] - box[1]) / height) // 2)
     if factor >= 2:
+        # A true average by an integer factor first, while >= 2x remains for the real kernel.
         reduced = (math.ceil(in_width / factor), math.ceil(in_height / factor))
         array = cv2.resize(array, reduced, interpolation=cv2.INTER_AREA)
-    array = _antialiased_axis(array, width, axis=1, interpolation=interpolation)
-    return _antialiased_axis(array, height, axis=0, interpolation=interpolation)
+        sx, sy = reduced[0] / in_width, reduced[1] / in_height
+        box = (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+    array = _resample_axis(array, width, box[0], box[2], 1, interpolation)
+    return _resample_axis(array, height, box[1], box[3], 0, interpolation)
 
 
-def _antialiased_axis(array: np.ndarray, length: int, axis: int, interpolation: str):
-    """Resample one axis to `length`: low-pass with the stretched kernel, then sample linearly."""
+def _resample_axis(
+    array: np.ndarray, length: int, start: float, end: float, axis: int, interpolation: str
+) -> np.ndarray:
+    """Resample [start, end) of one axis to `length` pixels.
+
+    Downscaling low-passes with the kernel stretched by the scale, then samples linearly at
+    the output pixel centres; upscaling samples with OpenCV's own kernel.
+    """
+    scale = (end - start) / length
     current = array.shape[axis]
-    if current == length:
+    if start == 0 and end == current and length == current:
         return array
-    scale = current / length
     if scale > 1:
         taps = _kernel(interpolation, scale)
         one = np.ones(1, dtype=np.float32)
@@ -110,9 +134,20 @@ def _antialiased_axis(array: np.ndarray, length: int, axis: int, interpolation: 
         array = cv2.sepFilter2D(array, -1, kernel_x, kernel_y, borderType=cv2.BORDER_REFLECT_101)
         flag = cv2.INTER_LINEAR
     else:
-        flag = INTERPOLATIONS[interpolation]
+        flag = cv2.INTER_LINEAR if interpolation == "area" else INTERPOLATIONS[interpolation]
     size = (length, array.shape[0]) if axis == 1 else (array.shape[1], length)
-    return cv2.resize(array, size, interpolation=flag)
+    if start == 0 and end == current:
+        return cv2.resize(array, size, interpolation=flag)
+    # cv2.resize has no source box: the same mapping, src = start + (dst + 0.5) * scale - 0.5.
+    offset = start + 0.5 * scale - 0.5
+    matrix = [[scale, 0, offset], [0, 1, 0]] if axis == 1 else [[1, 0, 0], [0, scale, offset]]
+    return cv2.warpAffine(
+        array,
+        np.array(matrix, dtype=np.float64),
+        size,
+        flags=flag | cv2.WARP_INVERSE_MAP,
+        borderMode=cv2.BORDER_REPLICATE,
+    )
 
 
 def _kernel(interpolation: str, scale: float) -> np.ndarray:
@@ -140,14 +175,23 @@ def _lanczos4(x: np.ndarray) -> np.ndarray:
     return np.where(np.abs(x) < 4, np.sinc(x) * np.sinc(x / 4), 0.0)
 
 
-KERNELS = {"bilinear": (1.0, _triangle), "bicubic": (2.0, _cubic), "lanczos": (4.0, _lanczos4)}
+def _box(x: np.ndarray) -> np.ndarray:
+    return (np.abs(x) <= 0.5).astype(np.float64)
 
 
-def _resize_premultiplied(array, size, interpolation, exact) -> np.ndarray:
+KERNELS = {
+    "bilinear": (1.0, _triangle),
+    "bicubic": (2.0, _cubic),
+    "lanczos": (4.0, _lanczos4),
+    "area": (0.5, _box),
+}
+
+
+def _resize_premultiplied(array, size, interpolation, exact, box) -> np.ndarray:
     peak = 65535.0 if array.dtype == np.uint16 else 255.0
     data = array.astype(np.float32)
     data[..., :-1] *= data[..., -1:] / peak
-    result = _resize(data, size, interpolation, exact)
+    result = _resize(data, size, interpolation, exact, box)
     alpha = np.clip(result[..., -1:], 0, peak)
     visible = alpha > 0
     result[..., :-1] = np.where(visible, result[..., :-1] * peak / np.maximum(alpha, 1e-6), 0)

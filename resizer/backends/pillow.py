@@ -23,15 +23,29 @@ class PillowBackend:
     name = "pillow"
 
     def resize(
-        self, pixels: Pixels, size: tuple[int, int], interpolation: str, exact: bool
+        self,
+        pixels: Pixels,
+        size: tuple[int, int],
+        interpolation: str,
+        exact: bool,
+        extent: tuple[float, float] | None = None,
+        keep: tuple[int, int, int, int] | None = None,
     ) -> Pixels:
+        # Pillow resizes a source box with the same pixel centres and kernel weights as the
+        # whole image, so resizing only the kept part gives the same pixels, for less work.
+        width, height = extent or _size(pixels)
+        left, top, right, bottom = keep or (0, 0, *size)
+        ratio_x, ratio_y = width / size[0], height / size[1]
+        box = (left * ratio_x, top * ratio_y, right * ratio_x, bottom * ratio_y)
+        kept_size = (right - left, bottom - top)
         resample = FILTERS[interpolation]
         if isinstance(pixels, np.ndarray):
-            return _resize_deep_colour(pixels, size, resample)
-        if pixels.size == size:
+            return _resize_deep_colour(pixels, kept_size, resample, box)
+        if pixels.size == kept_size and box == (0, 0, *kept_size):
             return pixels
         fast = not exact and pixels.mode != "I;16" and interpolation != "nearest"
-        return pixels.resize(size, resample, reducing_gap=REDUCING_GAP if fast else None)
+        gap = REDUCING_GAP if fast else None
+        return pixels.resize(kept_size, resample, box=box, reducing_gap=gap)
 
     def window(
         self, pixels: Pixels, box: tuple[int, int, int, int], fill: tuple[int, ...]
@@ -53,16 +67,24 @@ class PillowBackend:
         return canvas
 
 
-def _resize_deep_colour(array: np.ndarray, size: tuple[int, int], resample) -> np.ndarray:
+def _size(pixels: Pixels) -> tuple[int, int]:
+    if isinstance(pixels, np.ndarray):
+        return pixels.shape[1], pixels.shape[0]
+    return pixels.size
+
+
+def _resize_deep_colour(array: np.ndarray, size: tuple[int, int], resample, box) -> np.ndarray:
     """16-bit colour: Pillow's own kernel on each channel as 32-bit float, alpha premultiplied."""
-    if (array.shape[1], array.shape[0]) == size:
+    if (array.shape[1], array.shape[0]) == size and box in (None, (0, 0, *size)):
         return array
     data = array.astype(np.float32)
     has_alpha = data.shape[2] == 4
     if has_alpha:
         data[..., :3] *= data[..., 3:4] / 65535.0
     channels = [
-        np.asarray(Image.fromarray(np.ascontiguousarray(data[..., c]), "F").resize(size, resample))
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(data[..., c]), "F").resize(size, resample, box)
+        )
         for c in range(data.shape[2])
     ]
     result = np.stack(channels, axis=2)
