@@ -258,6 +258,12 @@ def settings_from_options(options: dict) -> Settings:
         sizing = Sizing(kind, length=options[kind])
     if options["mode"] != "fit" and not sizing.has_box:
         raise click.UsageError(f"--mode {options['mode']} needs --size with both sides (WxH)")
+    crop = options["crop"]
+    if crop and options["mode"] == "fill" and (crop[0] > sizing.width or crop[1] > sizing.height):
+        raise click.UsageError(
+            "--crop larger than --size with --mode fill would bring back the pixels that fill "
+            "cut away; crop to at most the --size box, or use --mode pad"
+        )
     verbosity = -1 if options["quiet"] else options["verbose"]
     return Settings(
         sources=tuple(options["sources"]),

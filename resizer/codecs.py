@@ -10,6 +10,7 @@ settings), and unlike OpenCV it raises on a truncated file instead of returning 
 from __future__ import annotations
 
 import io
+import os
 import struct
 import warnings
 import zlib
@@ -21,7 +22,10 @@ from PIL import Image, ImageCms, ImageFile
 
 Pixels = Image.Image | np.ndarray
 
-# The checks are ours (--max-pixels, from the header); Pillow must not load truncated data.
+# The checks are ours (--max-pixels, from the header, for both backends): OpenCV's own limit
+# (read once, when cv2 is first imported) must not refuse what --max-pixels allows.
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(1 << 40))
+# Pillow must not load truncated data.
 Image.MAX_IMAGE_PIXELS = None
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 

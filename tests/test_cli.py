@@ -336,3 +336,13 @@ def test_readme_job_on_the_sample_images(run_cli, tmp_path):
     records = read_records(out / "manifest.jsonl")
     assert sorted(r["source"] for r in records) == sources
     assert {(r["status"], r["width"], r["height"]) for r in records} == {("ok", 224, 224)}
+
+
+def test_crop_larger_than_a_fill_box_is_a_usage_error(photo_tree, tmp_path, run_cli):
+    result = run_cli(
+        "resize", photo_tree, "-o", tmp_path / "out", "--size", "32x32", "--mode", "fill",
+        "--crop", "40x30",
+    )  # fmt: skip
+    assert result.exit_code == 2
+    assert "would bring back the pixels that fill" in result.output
+    assert not (tmp_path / "out").exists()

@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -184,6 +185,32 @@ def test_a_worker_killed_by_a_crashing_decoder_fails_only_that_image(tmp_path):
     assert "crashed (SIGSEGV)" in records["segv00.png"]["error"]
     assert [r["status"] for name, r in records.items() if name.startswith("good")] == ["ok"] * 6
     assert temp_files(out) == []
+
+
+def test_a_worker_killed_for_memory_fails_only_its_image(tmp_path):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _poisoned_tree(src, good=4, KILL=1)
+    process = resizer_process(*resize_args(src, out, "--jobs", "2"))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 1, stderr
+    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
+    assert "killed (SIGKILL; out of memory?)" in records["kill00.png"]["error"]
+    assert sum(r["status"] == "ok" for r in records.values()) == 4
+
+
+def test_wait_queues_behind_the_run_holding_the_lock(photo_tree, tmp_path, run_cli):
+    out = tmp_path / "out"
+    (out / ".resizer").mkdir(parents=True)
+    lock = open(out / ".resizer" / "lock", "a+")  # noqa: SIM115 (released by the thread)
+    fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+    releaser = threading.Timer(0.5, lock.close)
+    releaser.start()
+    started = time.monotonic()
+    result = run_cli(*resize_args(photo_tree, out, "--jobs", "1", "--wait"))
+    releaser.join()
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started >= 0.4
+    assert len(read_records(out / "manifest.jsonl")) == 3
 
 
 def test_a_hanging_decoder_is_failed_after_the_timeout(tmp_path):

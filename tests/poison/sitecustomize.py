@@ -6,6 +6,7 @@ a file starting with b"POISON" followed by an action word and a newline.
 
     POISON SEGV   the decoding process dies of SIGSEGV, as a crashing C decoder would
     POISON HANG   the decoder never returns
+    POISON KILL   the decoding process is killed (SIGKILL), as the kernel's OOM killer does
     POISON SLOW   the decoder takes 0.3 s, then yields a valid 16x16 grey image
 """
 
@@ -26,6 +27,8 @@ class PoisonImageFile(ImageFile.ImageFile):
         action = self.fp.readline()[len(MAGIC) :].strip()
         if action == b"SEGV":
             os.kill(os.getpid(), signal.SIGSEGV)
+        elif action == b"KILL":
+            os.kill(os.getpid(), signal.SIGKILL)
         elif action == b"HANG":
             time.sleep(3600)
         elif action == b"SLOW":
