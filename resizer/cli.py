@@ -16,7 +16,7 @@ import click
 from . import __version__
 from .geometry import MODES, Sizing
 from .plan import PlanError
-from .run import BusyError, default_jobs, resize
+from .run import BusyError, resize
 from .settings import (
     BACKENDS,
     DEFAULT_BACKEND,
@@ -283,7 +283,7 @@ def settings_from_options(options: dict) -> Settings:
         exclude=tuple(options["exclude"]),
         follow_symlinks=options["follow_symlinks"],
         manifest=options["manifest"],
-        jobs=options["jobs"] or default_jobs(),
+        jobs=options["jobs"] or 0,  # 0: all cores, counted only if there is work
         progress=options["progress"],
         verbosity=verbosity,
         dry_run=options["dry_run"],

@@ -42,7 +42,6 @@ UPRIGHT = {
 }
 # Formats written as themselves with --format keep; others (BMP, GIF, ...) become PNG.
 KEPT_FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp", "TIFF": "tiff", "MPO": "jpeg"}
-EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif"}
 PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF"}
 
 

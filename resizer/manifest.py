@@ -17,9 +17,9 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .files import write_atomic
-from .process import Result
+from .records import RECORD_FIELDS
 
-FIELDS = [name for name in Result.__dataclass_fields__ if name != "fatal"]
+FIELDS = RECORD_FIELDS
 INTEGER_FIELDS = {
     "src_width", "src_height", "orientation", "width", "height", "bytes",
     "decode_scale", "src_bytes", "src_mtime_ns",

@@ -11,11 +11,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .codecs import EXTENSIONS
-from .process import Job, Result
+from .records import RECORD_FIELDS, Job, Result
 from .settings import Settings
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
+EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif"}
 FORMAT_OF_EXTENSION = {
     ".jpg": "jpeg",
     ".jpeg": "jpeg",
@@ -180,7 +180,7 @@ def _up_to_date(job: Job, done: dict, settings: Settings) -> Result | None:
         return None
     if output.st_size != done.get("bytes"):
         return None
-    known = {name: done.get(name) for name in Result.__dataclass_fields__ if name != "fatal"}
+    known = {name: done.get(name) for name in RECORD_FIELDS}
     result = Result(**known)
     result.status = "skipped"
     result.error = None

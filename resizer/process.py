@@ -12,61 +12,17 @@ import errno
 import hashlib
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from . import codecs, geometry
 from .backends import get_backend
 from .files import write_atomic
+from .records import Job, Result
 from .settings import Settings
 
 # errno values that mean OUT itself is unusable: stop the run instead of failing every image.
 FATAL_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
-
-
-@dataclass(frozen=True)
-class Job:
-    """One input image and where its output goes."""
-
-    source: str  # path as given/walked, used to open the file
-    name: str  # source relative to its SRC root, POSIX, as the manifest shows it
-    output: str  # output path relative to OUT, POSIX
-    format: str  # output format: jpeg | png | webp | tiff
-
-
-@dataclass
-class Result:
-    """One manifest record. Field order is the manifest's column order."""
-
-    source: str
-    output: str | None = None
-    status: str = "failed"
-    error: str | None = None
-    src_format: str | None = None
-    src_width: int | None = None
-    src_height: int | None = None
-    src_mode: str | None = None
-    orientation: int | None = None
-    width: int | None = None
-    height: int | None = None
-    format: str | None = None
-    mode: str | None = None
-    bytes: int | None = None
-    sha256: str | None = None
-    resize: list[int] | None = None
-    crop_box: list[int] | None = None
-    pad_offset: list[int] | None = None
-    decode_scale: int | None = None
-    src_bytes: int | None = None
-    src_mtime_ns: int | None = None
-    fingerprint: str | None = None
-    seconds: float | None = None
-    fatal: bool = field(default=False, repr=False)
-
-    def record(self) -> dict:
-        record = asdict(self)
-        del record["fatal"]
-        return record
+__all__ = ["Job", "Result", "process_image"]
 
 
 def process_image(job: Job, settings: Settings) -> Result:

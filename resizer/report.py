@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .process import Result
+from .records import Result
 
 EXIT_OK = 0
 EXIT_FAILED = 1

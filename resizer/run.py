@@ -25,7 +25,7 @@ from pathlib import Path
 from .files import remove_stale_temps
 from .manifest import Journal, read_manifest, write_manifest, write_run_record
 from .plan import STATE_DIR, Plan, make_plan
-from .process import Job, Result, process_image
+from .records import Job, Result
 from .report import Report
 from .settings import Settings
 
@@ -238,9 +238,16 @@ def dispatch(jobs: list[Job], settings: Settings, stop: _Stop | None = None) -> 
         for job in jobs:
             if stop.is_set():
                 return
-            yield process_image(job, settings)
+            yield _process_image(job, settings)
         return
     yield from _dispatch_to_pool(jobs, settings, min(workers, len(jobs)), stop)
+
+
+def _process_image(job: Job, settings: Settings) -> Result:
+    # Imported on first use: a run with nothing to do never loads the image libraries.
+    from .process import process_image
+
+    return process_image(job, settings)
 
 
 def _context():
@@ -263,7 +270,7 @@ def _run_batch(batch: list[Job], settings: Settings) -> list[Result]:
     for job in batch:
         signal.setitimer(signal.ITIMER_REAL, settings.timeout)
         try:
-            results.append(process_image(job, settings))
+            results.append(_process_image(job, settings))
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     return results

@@ -51,7 +51,7 @@ class Settings:
     exclude: tuple[str, ...] = ()
     follow_symlinks: bool = False
     manifest: Path | None = None
-    jobs: int = 0
+    jobs: int = 0  # worker processes; 0 = one per usable core
     progress: bool | None = None
     verbosity: int = 0
     dry_run: bool = False

@@ -1,0 +1,55 @@
+"""The two small records that travel between the planner, the workers and the manifest.
+
+Kept apart from the image code so that planning and re-runs import no image library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input image and where its output goes."""
+
+    source: str  # path as given/walked, used to open the file
+    name: str  # source relative to its SRC root, POSIX, as the manifest shows it
+    output: str  # output path relative to OUT, POSIX
+    format: str  # output format: jpeg | png | webp | tiff
+
+
+@dataclass
+class Result:
+    """One manifest record. Field order is the manifest's column order."""
+
+    source: str
+    output: str | None = None
+    status: str = "failed"
+    error: str | None = None
+    src_format: str | None = None
+    src_width: int | None = None
+    src_height: int | None = None
+    src_mode: str | None = None
+    orientation: int | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    mode: str | None = None
+    bytes: int | None = None
+    sha256: str | None = None
+    resize: list[int] | None = None
+    crop_box: list[int] | None = None
+    pad_offset: list[int] | None = None
+    decode_scale: int | None = None
+    src_bytes: int | None = None
+    src_mtime_ns: int | None = None
+    fingerprint: str | None = None
+    seconds: float | None = None
+    fatal: bool = field(default=False, repr=False)
+
+    def record(self) -> dict:
+        """The manifest record: plain values, in column order (without `fatal`)."""
+        return {name: getattr(self, name) for name in RECORD_FIELDS}
+
+
+RECORD_FIELDS = [name for name in Result.__dataclass_fields__ if name != "fatal"]
