@@ -300,7 +300,7 @@ def _print_plan(outcome, settings: Settings) -> None:
     if settings.json:
         document = {
             "to_do": [{"source": job.name, "output": job.output} for job in plan.jobs],
-            "up_to_date": [result.source for result in plan.skipped],
+            "up_to_date": list(plan.skipped),
             "unreadable": [
                 {"source": result.source, "error": result.error} for result in plan.failed
             ],

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 TEMP_MARK = ".resizer-tmp-"
 
@@ -31,6 +34,22 @@ def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
             if fsync:
                 handle.flush()
                 os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_text_writer(path: Path) -> Iterator[TextIO]:
+    """A text file that appears at `path` whole, and durably, when the block ends without error."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = temp_name(path)
+    try:
+        with open(temp, "w", encoding="utf-8", newline="") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)

@@ -7,10 +7,13 @@ OUT inside a SRC (or outputs landing in one), two inputs that would write the sa
 from __future__ import annotations
 
 import fnmatch
+import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .manifest import to_json
 from .records import RECORD_FIELDS, Job, Result
 from .settings import Settings
 
@@ -34,7 +37,8 @@ class PlanError(Exception):
 @dataclass
 class Plan:
     jobs: list[Job] = field(default_factory=list)  # to do
-    skipped: list[Result] = field(default_factory=list)  # up to date from an earlier run
+    # Up to date from an earlier run: source -> its record, as JSON text.
+    skipped: dict[str, str] = field(default_factory=dict)
     failed: list[Result] = field(default_factory=list)  # found but unusable (unlistable folders)
     ignored: int = 0  # files that are not images by their extension
 
@@ -63,7 +67,7 @@ def output_name(name: str, requested_format: str) -> tuple[str, str]:
     return str(path.with_suffix(EXTENSIONS[requested_format])), requested_format
 
 
-def make_plan(settings: Settings, previous: dict[str, dict] | None = None) -> Plan:
+def make_plan(settings: Settings, previous: Mapping[str, dict | str] | None = None) -> Plan:
     """All images under the SRCs, split into to-do and up-to-date, or PlanError."""
     out = settings.out.resolve()
     _check_not_inside_sources(settings, out)
@@ -87,7 +91,7 @@ def make_plan(settings: Settings, previous: dict[str, dict] | None = None) -> Pl
         done = None if settings.force or previous is None else previous.get(item.name)
         skipped = _up_to_date(job, done, settings) if done else None
         if skipped:
-            plan.skipped.append(skipped)
+            plan.skipped[item.name] = skipped
         else:
             plan.jobs.append(job)
     _check_outputs_outside_sources(settings, out, owners)
@@ -165,8 +169,11 @@ def _walk(root: Path, prefix: str, follow: bool, found: list[_Found], plan: Plan
         stack.extend(reversed(subfolders))
 
 
-def _up_to_date(job: Job, done: dict, settings: Settings) -> Result | None:
-    """A skipped Result if the earlier output still matches, decided from file metadata alone."""
+def _up_to_date(job: Job, done: dict | str, settings: Settings) -> str | None:
+    """The skipped record (as JSON text) if the earlier output still matches, decided from
+    file metadata alone: no decoding, no hashing."""
+    if isinstance(done, str):
+        done = json.loads(done)
     if done.get("status") not in ("ok", "skipped") or done.get("output") != job.output:
         return None
     if done.get("fingerprint") != settings.fingerprint:
@@ -180,11 +187,9 @@ def _up_to_date(job: Job, done: dict, settings: Settings) -> Result | None:
         return None
     if output.st_size != done.get("bytes"):
         return None
-    known = {name: done.get(name) for name in RECORD_FIELDS}
-    result = Result(**known)
-    result.status = "skipped"
-    result.error = None
-    return result
+    record = {name: done.get(name) for name in RECORD_FIELDS}
+    record.update(status="skipped", error=None)
+    return to_json(record)
 
 
 def _inside(path: Path, folder: Path) -> bool:

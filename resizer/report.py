@@ -34,11 +34,14 @@ class Report:
             self.ok += 1
             self._say(1, f"ok: {result.source} -> {result.output}")
         elif result.status == "skipped":
-            self.skipped += 1
-            self._say(2, f"skipped (up to date): {result.source}")
+            self.add_skipped(result.source)
         else:
             self.failed += 1
             self._say(0, f"failed: {result.source}: {result.error}")
+
+    def add_skipped(self, source: str) -> None:
+        self.skipped += 1
+        self._say(2, f"skipped (up to date): {source}")
 
     def finish(self) -> None:
         self.finished = time.time()

@@ -23,7 +23,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .files import remove_stale_temps
-from .manifest import Journal, read_manifest, write_manifest, write_run_record
+from .manifest import Journal, read_records_as_json, to_json, write_manifest, write_run_record
 from .plan import STATE_DIR, Plan, make_plan
 from .records import Job, Result
 from .report import Report
@@ -40,7 +40,6 @@ class BusyError(Exception):
 class Outcome:
     report: Report
     plan: Plan
-    records: list[dict] = field(default_factory=list)
     run_record: dict = field(default_factory=dict)
 
 
@@ -87,17 +86,20 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
         if journal_path.exists():  # the last run was killed: clear its half-written files
             remove_stale_temps(settings.out)
         report.ignored = plan.ignored
-        records: dict[str, dict] = {}
-        for result in plan.skipped + plan.failed:
-            records[result.source] = result.record()
+        # Every record is kept as its JSON text until the manifest is written: compact
+        # enough for trees of 100,000 images, and the journal's line for free.
+        records: dict[str, str] = dict(plan.skipped)
+        for source in plan.skipped:
+            report.add_skipped(source)
+        for result in plan.failed:
+            records[result.source] = to_json(result.record())
             report.add(result)
         journal = Journal(journal_path)
         try:
             _dispatch_all(plan, settings, report, journal, records)
         finally:
             report.finish()
-            ordered = [records[name] for name in sorted(records)]
-            write_manifest(settings.manifest_path, ordered)
+            write_manifest(settings.manifest_path, (records[name] for name in sorted(records)))
             journal.close(remove=True)
         run_record = {
             "versions": versions(),
@@ -108,13 +110,13 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
             "summary": report.summary(),
         }
         write_run_record(settings.manifest_path, run_record)
-    return Outcome(report, plan, ordered, run_record)
+    return Outcome(report, plan, run_record)
 
 
-def _previous(settings: Settings, journal_path: Path) -> dict[str, dict]:
+def _previous(settings: Settings, journal_path: Path) -> dict[str, str]:
     """What earlier runs finished: the manifest, updated by a killed run's journal."""
-    previous = read_manifest(settings.manifest_path)
-    previous.update(read_manifest(journal_path))
+    previous = read_records_as_json(settings.manifest_path)
+    previous.update(read_records_as_json(journal_path))
     return previous
 
 
@@ -181,7 +183,7 @@ def _dispatch_all(
     try:
         with _signals_stop(stop, report):
             for result in dispatch(plan.jobs, settings, stop):
-                record = result.record()
+                record = to_json(result.record())
                 journal.append(record)
                 records[result.source] = record
                 report.add(result)
