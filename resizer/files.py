@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import IO
 
 TEMP_MARK = ".resizer-tmp-"
 
@@ -26,30 +26,26 @@ def is_temp_name(name: str) -> bool:
 
 def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
     """Write `data` to `path`: readers see the old file or the whole new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = temp_name(path)
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-            if fsync:
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with atomic_writer(path, binary=True, fsync=fsync) as handle:
+        handle.write(data)
 
 
 @contextmanager
-def atomic_text_writer(path: Path) -> Iterator[TextIO]:
-    """A text file that appears at `path` whole, and durably, when the block ends without error."""
+def atomic_writer(path: Path, binary: bool = False, fsync: bool = True) -> Iterator[IO]:
+    """A file that appears at `path` whole when the block ends without error, else not at all.
+
+    The temporary file sits in the destination folder, so the final rename stays on one file
+    system and is atomic; `fsync` makes the content durable before the rename.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_name(path)
+    options = {} if binary else {"encoding": "utf-8", "newline": ""}
     try:
-        with open(temp, "w", encoding="utf-8", newline="") as handle:
+        with open(temp, "wb" if binary else "w", **options) as handle:
             yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+            if fsync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)

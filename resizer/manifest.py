@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from .files import atomic_text_writer, write_atomic
+from .files import atomic_writer, write_atomic
 from .records import RECORD_FIELDS
 
 FIELDS = RECORD_FIELDS
@@ -37,7 +37,7 @@ def is_csv(path: Path) -> bool:
 def write_manifest(path: Path, records: Iterable[dict | str]) -> None:
     """Write all records (dicts, or records already as JSON text), atomically and streaming:
     readers see the old manifest or the new one, and the whole is never held as one text."""
-    with atomic_text_writer(path) as handle:
+    with atomic_writer(path) as handle:
         if is_csv(path):
             writer = csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore")
             writer.writeheader()
