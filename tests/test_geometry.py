@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resizer.geometry import MODES, Sizing, compute
+from resizer.geometry import MODES, Sizing, box_in_stored, compute
 
 PROPERTY = settings(max_examples=200, deadline=None)
 
@@ -477,3 +477,22 @@ def test_no_side_is_ever_below_one_pixel(source, sizing, mode, upscale):
     assert_window_consistent(geometry)
     if geometry.window == (0, 0, *geometry.resized):
         assert geometry.output == geometry.resized
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_box_in_stored_picks_the_same_pixels_before_the_exif_turn(orientation):
+    """Cropping the stored image at the mapped box, then turning it upright, must give exactly
+    the upright image's crop: the fast path resizes before turning and relies on this."""
+    import numpy as np
+    from PIL import Image
+
+    from resizer.codecs import orient_image
+
+    rng = np.random.default_rng(orientation)
+    stored = Image.fromarray(rng.integers(0, 255, size=(7, 11, 3), dtype=np.uint8))
+    upright = orient_image(stored, orientation)
+    for box in [(0, 0, *upright.size), (1, 2, 4, 6), (0, 3, upright.size[0], 5), (2, 0, 3, 1)]:
+        mapped = box_in_stored(box, upright.size, orientation)
+        expected = np.asarray(upright.crop(box))
+        actual = np.asarray(orient_image(stored.crop(mapped), orientation))
+        assert np.array_equal(actual, expected), (orientation, box, mapped)
