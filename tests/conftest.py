@@ -1,4 +1,4 @@
-"""Shared fixtures: small generated images and a CLI runner.
+"""Shared fixtures: small generated images, a CLI runner, the one-image pipeline and image metrics.
 
 Images are made in tmp_path by code, so every test states the pixels it depends on.
 """
@@ -8,14 +8,19 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
 
 from resizer.cli import cli
+from resizer.process import Job, Result, process_image
+from resizer.settings import Settings
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
+# Output file extension for each encoder format.
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "tiff": "tif"}
 
 
 def photo_array(width: int, height: int, seed: int = 0, channels: int = 3) -> np.ndarray:
@@ -44,6 +49,52 @@ def save_photo(path: Path, width: int, height: int, seed: int = 0, **save_option
 
 def read_records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def run_job(source: Path, out: Path, fmt: str = "png", **settings_options) -> Result:
+    """Run one image through the real per-image pipeline, without the CLI or the worker pool.
+
+    The output is `<source stem>.<extension of fmt>` in `out`; the record is returned whatever
+    its status, so failures can be asserted on.
+    """
+    settings = Settings(sources=(source.parent,), out=out, **settings_options)
+    output = f"{source.stem}.{EXTENSIONS[fmt]}"
+    return process_image(Job(str(source), source.name, output, fmt), settings)
+
+
+def resize_file(
+    source: Path, out: Path, fmt: str = "png", **settings_options
+) -> tuple[Result, Path]:
+    """`run_job` for an image that must succeed: returns its record and the written file."""
+    result = run_job(source, out, fmt, **settings_options)
+    assert result.status == "ok", result.error
+    return result, out / result.output
+
+
+def psnr(actual: np.ndarray, expected: np.ndarray, peak: float = 255.0) -> float:
+    """Peak signal-to-noise ratio in dB (inf for identical arrays): a pixel-level closeness bound
+    that tolerates rounding but not a shifted, blurred or recoloured image."""
+    error = np.mean((actual.astype(np.float64) - expected.astype(np.float64)) ** 2)
+    return float("inf") if error == 0 else 10 * np.log10(peak**2 / error)
+
+
+def ssim(actual: np.ndarray, expected: np.ndarray) -> float:
+    """Mean SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5) over all channels: the
+    structural check PSNR misses (lost edges and texture at an acceptable mean error)."""
+    x, y = actual.astype(np.float64), expected.astype(np.float64)
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(image):
+        return cv2.GaussianBlur(image, (11, 11), 1.5)
+
+    mean_x, mean_y = blur(x), blur(y)
+    var_x = blur(x * x) - mean_x**2
+    var_y = blur(y * y) - mean_y**2
+    covariance = blur(x * y) - mean_x * mean_y
+    index = ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / (
+        (mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2)
+    )
+    return float(index.mean())
 
 
 @pytest.fixture

@@ -3,18 +3,18 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
+import conftest
 import cv2
 import numpy as np
 import pytest
-from conftest import photo_array
+from conftest import photo_array, psnr, ssim
 from PIL import Image
 
 from resizer.backends.opencv import OpenCVBackend
 from resizer.geometry import Sizing
-from resizer.process import Job, Result, process_image
-from resizer.settings import Settings
 
 FLAGS = {
     "nearest": cv2.INTER_NEAREST,
@@ -25,37 +25,8 @@ FLAGS = {
 }
 
 
-def resize_file(source: Path, out: Path, **options) -> tuple[Result, Path]:
-    """One image through the real pipeline, written as PNG (lossless, so pixels compare)."""
-    options.setdefault("backend", "opencv")
-    settings = Settings(sources=(source.parent,), out=out, **options)
-    output = f"{source.stem}.png"
-    result = process_image(Job(str(source), source.name, output, "png"), settings)
-    assert result.status == "ok", result.error
-    return result, out / output
-
-
-def psnr(actual: np.ndarray, expected: np.ndarray) -> float:
-    error = np.mean((actual.astype(np.float64) - expected.astype(np.float64)) ** 2)
-    return float("inf") if error == 0 else 10 * np.log10(255.0**2 / error)
-
-
-def ssim(actual: np.ndarray, expected: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5) over all channels."""
-    x, y = actual.astype(np.float64), expected.astype(np.float64)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-
-    def blur(image):
-        return cv2.GaussianBlur(image, (11, 11), 1.5)
-
-    mean_x, mean_y = blur(x), blur(y)
-    var_x = blur(x * x) - mean_x**2
-    var_y = blur(y * y) - mean_y**2
-    covariance = blur(x * y) - mean_x * mean_y
-    index = ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / (
-        (mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2)
-    )
-    return float(index.mean())
+# Every test here runs on the opencv backend unless it names another (a reference).
+resize_file = partial(conftest.resize_file, backend="opencv")
 
 
 def make_source(folder: Path, kind: str) -> Path:

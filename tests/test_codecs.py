@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import struct
 import zlib
+from functools import partial
 from pathlib import Path
 
+import conftest
 import cv2
 import numpy as np
 import pytest
-from conftest import photo_array
+from conftest import photo_array, psnr
 from PIL import Image, ImageCms, ImageOps
 
 from resizer.geometry import Sizing
-from resizer.process import Job, Result, process_image
-from resizer.settings import Settings
 
 BACKENDS = ("pillow", "opencv")
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "tiff": "tif"}
 ORIENTATION = 0x0112
 # Upright quadrant colours, top-left, top-right, bottom-left, bottom-right: any wrong rotation or
 # flip of the 8 possible puts a different colour in some corner.
@@ -41,19 +40,8 @@ STORED = {
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def resize_file(source: Path, out: Path, fmt: str = "png", **options) -> tuple[Result, Path]:
-    """Run one image through the real per-image pipeline; returns its record and output path."""
-    options.setdefault("sizing", Sizing("size", width=64, height=64))
-    settings = Settings(sources=(source.parent,), out=out, **options)
-    output = f"{source.stem}.{EXTENSIONS[fmt]}"
-    result = process_image(Job(str(source), source.name, output, fmt), settings)
-    assert result.status == "ok", result.error
-    return result, out / output
-
-
-def psnr(actual: np.ndarray, expected: np.ndarray, peak: float = 255.0) -> float:
-    error = np.mean((actual.astype(np.float64) - expected.astype(np.float64)) ** 2)
-    return float("inf") if error == 0 else 10 * np.log10(peak**2 / error)
+# A small fixed target unless a test asks for another sizing.
+resize_file = partial(conftest.resize_file, sizing=Sizing("size", width=64, height=64))
 
 
 def quadrant_array(width: int, height: int, peak: int = 255, dtype=np.uint8) -> np.ndarray:

@@ -6,35 +6,28 @@ from __future__ import annotations
 import hashlib
 import struct
 import zlib
+from functools import partial
 from pathlib import Path
 
+import conftest
 import cv2
 import numpy as np
 import pytest
-from conftest import photo_array, read_records
+from conftest import EXTENSIONS, photo_array, read_records
 from PIL import Image
 
 from resizer.geometry import Sizing
-from resizer.process import Job, Result, process_image
-from resizer.settings import Settings
+from resizer.process import Result
 
 BACKENDS = ("pillow", "opencv")
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "tiff": "tif"}
 PILLOW_MAX_PIXELS = 89_478_485  # Pillow's own decompression-bomb limit, the CLI's default
 ORANGE = (255, 128, 0)
 
 
-def run_job(source: Path, out: Path, fmt: str = "png", **options) -> Result:
-    options.setdefault("sizing", Sizing("size", width=64, height=64))
-    settings = Settings(sources=(source.parent,), out=out, **options)
-    output = f"{source.stem}.{EXTENSIONS[fmt]}"
-    return process_image(Job(str(source), source.name, output, fmt), settings)
-
-
-def resize_file(source: Path, out: Path, fmt: str = "png", **options) -> tuple[Result, Path]:
-    result = run_job(source, out, fmt, **options)
-    assert result.status == "ok", result.error
-    return result, out / result.output
+# A small fixed target unless a test asks for another sizing.
+SMALL = Sizing("size", width=64, height=64)
+run_job = partial(conftest.run_job, sizing=SMALL)
+resize_file = partial(conftest.resize_file, sizing=SMALL)
 
 
 def pixels(path: Path) -> np.ndarray:
