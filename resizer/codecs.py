@@ -153,8 +153,9 @@ def shrink_on_load(header: Header, resize_to: tuple[int, int]) -> bool:
     """Ask the JPEG decoder for a DCT-scaled image that stays >= SHRINK_BOUND x the target.
 
     Measured on the benchmark photographs (with the exact extent, see process.py): at 2x the
-    worst pixel PSNR against --exact is 48 dB, at 1.5x 41 dB, at 1x 33 dB, while the decode gets
-    only 10-25% cheaper (entropy decoding does not scale). The bound is computed in stored
+    worst pixel PSNR against --exact is 48 dB, at 1.5x 41 dB, and lower bounds fall further,
+    while a smaller DCT scale makes the decode only 10-25% cheaper (entropy decoding does not
+    scale). The bound is computed in stored
     orientation because the decoder works before the EXIF turn. Returns whether it will scale.
     """
     if header.format not in ("JPEG", "MPO"):
