@@ -236,13 +236,22 @@ def dispatch(jobs: list[Job], settings: Settings, stop: _Stop | None = None) -> 
     """Results for `jobs` in completion order: in this process with --jobs 1, else in workers."""
     stop = stop or _Stop()
     workers = settings.jobs or default_jobs()
-    if workers == 1 or len(jobs) <= 1:
-        for job in jobs:
-            if stop.is_set():
-                return
-            yield _process_image(job, settings)
-        return
-    yield from _dispatch_to_pool(jobs, settings, min(workers, len(jobs)), stop)
+    if workers > 1 and len(jobs) > 1:
+        try:
+            pool = _new_pool(min(workers, len(jobs)))
+        except (OSError, NotImplementedError, ImportError) as error:
+            # No process pool here (e.g. no POSIX semaphores in some sandboxes): go on in this
+            # process, without crash isolation or timeouts, rather than not at all.
+            print(
+                f"resizer: no worker processes ({error}); working in one process", file=sys.stderr
+            )
+        else:
+            yield from _dispatch_to_pool(pool, jobs, settings, min(workers, len(jobs)), stop)
+            return
+    for job in jobs:
+        if stop.is_set():
+            return
+        yield _process_image(job, settings)
 
 
 def _process_image(job: Job, settings: Settings) -> Result:
@@ -283,12 +292,15 @@ def _batches(jobs: list[Job], workers: int) -> deque[list[Job]]:
     return deque(jobs[start : start + size] for start in range(0, len(jobs), size))
 
 
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=_context(), initializer=_worker_init)
+
+
 def _dispatch_to_pool(
-    jobs: list[Job], settings: Settings, workers: int, stop: _Stop
+    pool: ProcessPoolExecutor, jobs: list[Job], settings: Settings, workers: int, stop: _Stop
 ) -> Iterator[Result]:
     context = _context()
     batches = _batches(jobs, workers)
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
     in_flight: dict[Future, list[Job]] = {}
     try:
         while batches or in_flight:
@@ -321,7 +333,7 @@ def _dispatch_to_pool(
                     if stop.is_set():
                         break
                     yield run_isolated(job, settings, context)
-                pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_init)
+                pool = _new_pool(workers)
     finally:
         if stop.hard:
             for child in multiprocessing.active_children():

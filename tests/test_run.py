@@ -424,3 +424,16 @@ FUZZ_FORMATS = {
     ".tif": ("TIFF", {"compression": "tiff_adobe_deflate"}),
     ".gif": ("GIF", {}),
 }
+
+
+def test_without_a_process_pool_the_run_goes_on_in_one_process(
+    photo_tree, tmp_path, run_cli, monkeypatch
+):
+    def no_semaphores(workers):
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(resizer.run, "_new_pool", no_semaphores)
+    result = run_cli(*resize_args(photo_tree, tmp_path / "out", "--jobs", "2"))
+    assert result.exit_code == 0, result.output
+    assert "no worker processes" in result.stderr
+    assert "3 ok, 0 skipped, 0 failed" in result.stderr
