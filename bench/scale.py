@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Scale benchmark: a tree of many small images (default 100,000).
+
+Measures, for `resizer resize TREE -o OUT --size 64x64`:
+  - the first run: wall time, images/s, peak RSS of the parent process (it must stay bounded:
+    no per-image state beyond the manifest record);
+  - the no-op re-run (everything up to date): wall time and parent peak RSS; it must decide
+    "skip" from file metadata alone, without decoding anything.
+
+Usage: python bench/scale.py [--count 100000] [--work /tmp/resizer-scale] [--jobs N]
+Appends nothing to the repository; prints a Markdown table (paste it into bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from PIL import Image
+
+
+def build_tree(root: Path, count: int) -> None:
+    """`count` small JPEGs in folders of 1,000; distinct bytes are not needed for this test."""
+    if root.is_dir() and sum(1 for _ in root.rglob("*.jpg")) == count:
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    buffer = io.BytesIO()
+    Image.radial_gradient("L").convert("RGB").resize((96, 72)).save(buffer, "JPEG", quality=85)
+    data = buffer.getvalue()
+    for index in range(count):
+        folder = root / f"class_{index // 1000:03d}"
+        if index % 1000 == 0:
+            folder.mkdir(parents=True)
+        (folder / f"img_{index:06d}.jpg").write_bytes(data)
+
+
+def peak_rss_kib(pid: int) -> int:
+    """The process's peak resident set size so far (VmHWM), in KiB; 0 once it has gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def timed_run(args: list[str]) -> tuple[float, int, int]:
+    """Wall seconds, the parent's peak RSS in KiB, and the exit code."""
+    started = time.perf_counter()
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    peak = 0
+    while process.poll() is None:
+        peak = max(peak, peak_rss_kib(process.pid))
+        time.sleep(0.02)
+    return time.perf_counter() - started, peak, process.returncode
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/resizer-scale"))
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    options = parser.parse_args()
+
+    tree, out = options.work / "tree", options.work / "out"
+    started = time.perf_counter()
+    build_tree(tree, options.count)
+    print(f"tree of {options.count} images ready in {time.perf_counter() - started:.1f} s")
+    shutil.rmtree(out, ignore_errors=True)
+    command = [
+        *(sys.executable, "-m", "resizer", "resize", str(tree), "-o", str(out)),
+        *("--size", "64x64", "--jobs", str(options.jobs), "--no-progress", "-q"),
+    ]
+    first = timed_run(command)
+    again = timed_run(command)
+    manifest_lines = (out / "manifest.jsonl").read_text(encoding="utf-8").count("\n")
+    print()
+    print(
+        f"| run ({options.count} images, {options.jobs} workers) | wall s | images/s "
+        "| parent peak RSS MiB | exit |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, (seconds, peak, code) in (("first run", first), ("no-op re-run", again)):
+        print(
+            f"| {name} | {seconds:.1f} | {options.count / seconds:.0f} | {peak / 1024:.0f} "
+            f"| {code} |"
+        )
+    print(f"\nmanifest records: {manifest_lines}")
+    return 0 if first[2] == again[2] == 0 and manifest_lines == options.count else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
