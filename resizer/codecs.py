@@ -43,8 +43,6 @@ UPRIGHT = {
     7: Image.Transpose.TRANSVERSE,
     8: Image.Transpose.ROTATE_90,
 }
-# Formats written as themselves with --format keep; others (BMP, GIF, ...) become PNG.
-KEPT_FORMATS = {"JPEG": "jpeg", "PNG": "png", "WEBP": "webp", "TIFF": "tiff", "MPO": "jpeg"}
 PIL_FORMAT = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF"}
 
 
@@ -82,13 +80,6 @@ class Header:
     def upright_size(self) -> tuple[int, int]:
         width, height = self.stored_size
         return (height, width) if self.orientation in (5, 6, 7, 8) else (width, height)
-
-
-def output_format(source_format: str, requested: str) -> str:
-    """The format an image is written in: requested, or the source's own with `keep`."""
-    if requested != "keep":
-        return requested
-    return KEPT_FORMATS.get(source_format, "png")
 
 
 def probe(path: Path, max_pixels: int | None) -> Header:

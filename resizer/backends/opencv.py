@@ -15,9 +15,8 @@ import math
 
 import cv2
 import numpy as np
-from PIL import Image
 
-from ..codecs import Pixels, grey16_image
+from ..codecs import Pixels
 
 INTERPOLATIONS = {
     "nearest": cv2.INTER_NEAREST,
@@ -196,10 +195,3 @@ def _resize_premultiplied(array, size, interpolation, exact, box) -> np.ndarray:
     visible = alpha > 0
     result[..., :-1] = np.where(visible, result[..., :-1] * peak / np.maximum(alpha, 1e-6), 0)
     return np.clip(np.rint(result), 0, peak).astype(array.dtype)
-
-
-def to_image(array: np.ndarray) -> Image.Image:
-    """Back to Pillow for encoding (8-bit modes and 16-bit grey)."""
-    if array.dtype == np.uint16 and array.ndim == 2:
-        return grey16_image(array)
-    return Image.fromarray(array)
