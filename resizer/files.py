@@ -6,6 +6,7 @@ killed run never leaves a partial file under a real name; the next run removes s
 
 from __future__ import annotations
 
+import filecmp
 import os
 import secrets
 from collections.abc import Iterator
@@ -31,11 +32,14 @@ def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
 
 
 @contextmanager
-def atomic_writer(path: Path, binary: bool = False, fsync: bool = True) -> Iterator[IO]:
+def atomic_writer(
+    path: Path, binary: bool = False, fsync: bool = True, keep_same: bool = False
+) -> Iterator[IO]:
     """A file that appears at `path` whole when the block ends without error, else not at all.
 
     The temporary file sits in the destination folder, so the final rename stays on one file
-    system and is atomic; `fsync` makes the content durable before the rename.
+    system and is atomic; `fsync` makes the content durable before the rename. With `keep_same`,
+    a file whose bytes would not change is left alone (same inode, same modification time).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = temp_name(path)
@@ -46,10 +50,20 @@ def atomic_writer(path: Path, binary: bool = False, fsync: bool = True) -> Itera
             if fsync:
                 handle.flush()
                 os.fsync(handle.fileno())
-        os.replace(temp, path)
+        if keep_same and _same_bytes(temp, path):
+            temp.unlink()
+        else:
+            os.replace(temp, path)
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+
+
+def _same_bytes(first: Path, second: Path) -> bool:
+    try:
+        return filecmp.cmp(first, second, shallow=False)
+    except OSError:
+        return False
 
 
 def remove_stale_temps(root: Path) -> int:

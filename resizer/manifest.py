@@ -1,7 +1,7 @@
 """The manifest: one record per source image, as JSON Lines (default) or CSV.
 
 Only the parent process writes it. While a run goes on, each result is appended to a journal
-(OUT/.resizer/journal.jsonl) and flushed, so a killed run's finished work is known to the next
+(OUT/.resizer-journal.jsonl) and flushed, so a killed run's finished work is known to the next
 run; at the end the journal is compacted into the manifest, written atomically, and removed.
 The run itself (options, versions, times, counts) is recorded beside the manifest in
 `<manifest name>.run.json`.
@@ -34,10 +34,12 @@ def is_csv(path: Path) -> bool:
     return path.suffix.lower() == ".csv"
 
 
-def write_manifest(path: Path, records: Iterable[dict | str]) -> None:
+def write_manifest(path: Path, records: Iterable[dict | str]) -> bool:
     """Write all records (dicts, or records already as JSON text), atomically and streaming:
-    readers see the old manifest or the new one, and the whole is never held as one text."""
-    with atomic_writer(path) as handle:
+    readers see the old manifest or the new one, and the whole is never held as one text.
+    An identical manifest is left untouched; returns whether the file changed."""
+    before = _identity(path)
+    with atomic_writer(path, keep_same=True) as handle:
         if is_csv(path):
             writer = csv.DictWriter(handle, fieldnames=FIELDS, extrasaction="ignore")
             writer.writeheader()
@@ -50,6 +52,15 @@ def write_manifest(path: Path, records: Iterable[dict | str]) -> None:
                 if not isinstance(record, str):
                     record = to_json(record)
                 handle.write(record + "\n")
+    return before is None or before != _identity(path)
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def to_json(record: dict) -> str:

@@ -27,7 +27,6 @@ FORMAT_OF_EXTENSION = {
     ".tif": "tiff",
     ".tiff": "tiff",
 }
-STATE_DIR = ".resizer"
 
 
 class PlanError(Exception):
@@ -37,7 +36,7 @@ class PlanError(Exception):
 @dataclass
 class Plan:
     jobs: list[Job] = field(default_factory=list)  # to do
-    # Up to date from an earlier run: source -> its record, as JSON text.
+    # Up to date from an earlier run: source -> its earlier record, as JSON text, unchanged.
     skipped: dict[str, str] = field(default_factory=dict)
     failed: list[Result] = field(default_factory=list)  # found but unusable (unlistable folders)
     ignored: int = 0  # files that are not images by their extension
@@ -170,10 +169,12 @@ def _walk(root: Path, prefix: str, follow: bool, found: list[_Found], plan: Plan
 
 
 def _up_to_date(job: Job, done: dict | str, settings: Settings) -> str | None:
-    """The skipped record (as JSON text) if the earlier output still matches, decided from
+    """The earlier record (JSON text, as it was) if its output still matches, decided from
     file metadata alone: no decoding, no hashing."""
+    text = done if isinstance(done, str) else None
     if isinstance(done, str):
         done = json.loads(done)
+    # "skipped": how manifests of versions before 0.2 marked up-to-date records.
     if done.get("status") not in ("ok", "skipped") or done.get("output") != job.output:
         return None
     if done.get("fingerprint") != settings.fingerprint:
@@ -187,8 +188,10 @@ def _up_to_date(job: Job, done: dict | str, settings: Settings) -> str | None:
         return None
     if output.st_size != done.get("bytes"):
         return None
+    if text is not None and done.get("status") == "ok":
+        return text  # kept byte for byte: a no-op re-run leaves the manifest as it was
     record = {name: done.get(name) for name in RECORD_FIELDS}
-    record.update(status="skipped", error=None)
+    record.update(status="ok", error=None)
     return to_json(record)
 
 

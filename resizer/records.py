@@ -20,7 +20,12 @@ class Job:
 
 @dataclass
 class Result:
-    """One manifest record. Field order is the manifest's column order."""
+    """One manifest record: what OUT holds for one source. Field order is the column order.
+
+    `status` describes the current output: ok, failed, or pending (found, but the run stopped
+    before processing it). `run` is the id of the run that last processed the source, so a
+    re-run that finds everything up to date leaves every record, byte for byte, as it was.
+    """
 
     source: str
     output: str | None = None
@@ -44,6 +49,7 @@ class Result:
     src_bytes: int | None = None
     src_mtime_ns: int | None = None
     fingerprint: str | None = None
+    run: str | None = None
     seconds: float | None = None
     fatal: bool = field(default=False, repr=False)
 

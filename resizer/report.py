@@ -18,6 +18,7 @@ EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 @dataclass
 class Report:
     verbosity: int = 0  # -1 quiet, 0 normal, 1 verbose
+    found: int = 0  # images found (after --include/--exclude)
     ok: int = 0
     skipped: int = 0
     failed: int = 0
@@ -74,6 +75,7 @@ class Report:
 
     def summary(self) -> dict:
         return {
+            "found": self.found,
             "ok": self.ok,
             "skipped": self.skipped,
             "failed": self.failed,
@@ -85,6 +87,10 @@ class Report:
         }
 
     def print_summary(self) -> None:
+        if self.found == 0 and self.ok + self.skipped + self.failed == 0:
+            ignored = f" ({self.ignored} other files ignored)" if self.ignored else ""
+            self._say(0, f"no images found{ignored}; nothing to do")
+            return
         self._say(0, self.summary_line())
 
     def _say(self, level: int, message: str) -> None:

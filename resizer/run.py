@@ -7,8 +7,9 @@ can fail those images alone (each retried in a process of its own) and carry on 
 
 from __future__ import annotations
 
+import json
 import multiprocessing
-import os
+import secrets
 import signal
 import sys
 import threading
@@ -20,20 +21,18 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
 
 from .files import remove_stale_temps
 from .manifest import Journal, read_records_as_json, to_json, write_manifest, write_run_record
-from .plan import STATE_DIR, Plan, make_plan
+from .plan import Plan, make_plan
 from .records import Job, Result
 from .report import Report
 from .settings import Settings
+from .state import BusyError, journal_path, legacy_journal_path, locked, remove_legacy_state
+
+__all__ = ["BusyError", "Outcome", "dispatch", "resize", "run_isolated"]
 
 BATCH_LIMIT = 4  # images per task: amortises dispatch for tiny images, keeps the tail short
-
-
-class BusyError(Exception):
-    """Another run holds OUT's lock (a usage error, exit 2)."""
 
 
 @dataclass
@@ -70,38 +69,46 @@ def versions() -> dict:
 def resize(settings: Settings, report: Report | None = None) -> Outcome:
     """The library call behind `resizer resize`. Raises PlanError/BusyError for usage errors."""
     report = report or Report(verbosity=settings.verbosity)
-    state = settings.out / STATE_DIR
-    journal_path = state / "journal.jsonl"
     # Planned before anything is written, so usage errors leave no trace.
-    plan = make_plan(settings, _previous(settings, journal_path))
+    previous = _previous(settings)
+    plan = make_plan(settings, previous)
+    report.found, report.ignored = plan.total, plan.ignored
     if settings.dry_run:
-        report.ignored = plan.ignored
         report.finish()
         return Outcome(report, plan)
 
-    settings.out.mkdir(parents=True, exist_ok=True)
-    with _locked(state / "lock", settings.wait) as waited:
+    out = settings.out
+    out.mkdir(parents=True, exist_ok=True)
+    with locked(out, settings.wait) as waited:
         if waited:  # the run we queued behind has changed OUT
-            plan = make_plan(settings, _previous(settings, journal_path))
-        if journal_path.exists():  # the last run was killed: clear its half-written files
-            remove_stale_temps(settings.out)
-        report.ignored = plan.ignored
+            previous = _previous(settings)
+            plan = make_plan(settings, previous)
+            report.found, report.ignored = plan.total, plan.ignored
+        if journal_path(out).exists() or legacy_journal_path(out).exists():
+            remove_stale_temps(out)  # the last run was killed: clear its half-written files
+        run_id = new_run_id(report.started)
         # Every record is kept as its JSON text until the manifest is written: compact
         # enough for trees of 100,000 images, and the journal's line for free.
         records: dict[str, str] = dict(plan.skipped)
         for source in plan.skipped:
             report.add_skipped(source)
         for result in plan.failed:
+            result.run = run_id
             records[result.source] = to_json(result.record())
             report.add(result)
-        journal = Journal(journal_path)
+        journal = Journal(journal_path(out))
         try:
-            _dispatch_all(plan, settings, report, journal, records)
+            _dispatch_all(plan, settings, report, journal, records, run_id)
         finally:
             report.finish()
-            write_manifest(settings.manifest_path, (records[name] for name in sorted(records)))
+            _record_pending(plan, records, previous, report.stopped_by, settings, run_id)
+            changed = write_manifest(
+                settings.manifest_path, (records[name] for name in sorted(records))
+            )
             journal.close(remove=True)
+            remove_legacy_state(out)
         run_record = {
+            "run": run_id,
             "versions": versions(),
             "started": _iso(report.started),
             "finished": _iso(report.finished),
@@ -109,51 +116,53 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
             "settings": settings.as_record(),
             "summary": report.summary(),
         }
-        write_run_record(settings.manifest_path, run_record)
+        if changed:  # a no-op re-run leaves both manifest files as they were
+            write_run_record(settings.manifest_path, run_record)
     return Outcome(report, plan, run_record)
 
 
-def _previous(settings: Settings, journal_path: Path) -> dict[str, str]:
+def new_run_id(started: float) -> str:
+    """Sortable and unique enough to tell the runs on one OUT apart: UTC start and 4 hex digits."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-" + secrets.token_hex(2)
+
+
+def _previous(settings: Settings) -> dict[str, str]:
     """What earlier runs finished: the manifest, updated by a killed run's journal."""
     previous = read_records_as_json(settings.manifest_path)
-    previous.update(read_records_as_json(journal_path))
+    previous.update(read_records_as_json(legacy_journal_path(settings.out)))
+    previous.update(read_records_as_json(journal_path(settings.out)))
     return previous
+
+
+def _record_pending(
+    plan: Plan,
+    records: dict[str, str],
+    previous: dict[str, str],
+    stopped_by: str | None,
+    settings: Settings,
+    run_id: str,
+) -> None:
+    """Give every found source a record: those a stopped run never reached become `pending`,
+    describing the earlier output still in OUT, if there is one."""
+    why = f"not processed: the run stopped early ({stopped_by}); run again to finish"
+    for job in plan.jobs:
+        if job.name in records:
+            continue
+        record = Result(source=job.name, status="pending").record()
+        earlier = previous.get(job.name)
+        if earlier is not None:
+            earlier_record = json.loads(earlier)
+            output = earlier_record.get("output")
+            if isinstance(output, str) and (settings.out / output).is_file():
+                record.update(earlier_record)
+        record.update(status="pending", error=why, run=run_id)
+        records[job.name] = to_json(record)
 
 
 def _iso(timestamp: float | None) -> str | None:
     if timestamp is None:
         return None
     return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(timestamp))
-
-
-@contextmanager
-def _locked(path: Path, wait_for_it: bool):
-    """An OS lock on OUT: a second run on the same OUT (overlapping cron jobs) fails at once."""
-    import fcntl
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        waited = False
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            if not wait_for_it:
-                raise BusyError(
-                    f"another resizer run ({holder}) is writing to {path.parent.parent}; "
-                    "wait for it, or pass --wait to queue behind it"
-                ) from None
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-            waited = True
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        try:
-            yield waited
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 class _Stop:
@@ -173,7 +182,7 @@ class _Stop:
 
 
 def _dispatch_all(
-    plan: Plan, settings: Settings, report: Report, journal: Journal, records: dict
+    plan: Plan, settings: Settings, report: Report, journal: Journal, records: dict, run_id: str
 ) -> None:
     stop = _Stop()
     bar = _progress_bar(settings, plan)
@@ -183,6 +192,7 @@ def _dispatch_all(
     try:
         with _signals_stop(stop, report):
             for result in dispatch(plan.jobs, settings, stop):
+                result.run = run_id
                 record = to_json(result.record())
                 journal.append(record)
                 records[result.source] = record

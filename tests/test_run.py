@@ -62,20 +62,29 @@ def resizer_process(*args: str, env_poison: bool = True, **kwargs) -> subprocess
     )
 
 
-def test_a_rerun_skips_everything_up_to_date_and_writes_nothing(photo_tree, tmp_path, run_cli):
+def test_a_rerun_skips_everything_up_to_date_and_changes_nothing_in_out(
+    photo_tree, tmp_path, run_cli
+):
     out = tmp_path / "out"
     assert run_cli(*resize_args(photo_tree, out, "--jobs", "1")).exit_code == 0
-    before = {path: path.stat().st_mtime_ns for path in out.rglob("*.jpg")}
+    before = _snapshot(out)
     again = run_cli(*resize_args(photo_tree, out, "--jobs", "1", "--json"))
     assert again.exit_code == 0
     summary = json.loads(again.stdout)["summary"]
-    assert (summary["ok"], summary["skipped"], summary["failed"]) == (0, 3, 0)
-    assert {path: path.stat().st_mtime_ns for path in out.rglob("*.jpg")} == before
+    assert (summary["found"], summary["ok"], summary["skipped"], summary["failed"]) == (3, 0, 3, 0)
+    # Every file, the manifest and the run record included, byte for byte and untouched.
+    assert _snapshot(out) == before
     records = read_records(out / "manifest.jsonl")
-    assert [r["status"] for r in records] == ["skipped"] * 3
-    assert all(
-        r["sha256"] and max(r["width"], r["height"]) == 32 for r in records
-    )  # carried from the first run
+    assert [r["status"] for r in records] == ["ok"] * 3
+    assert all(r["sha256"] and max(r["width"], r["height"]) == 32 for r in records)
+
+
+def _snapshot(folder: Path) -> dict[Path, tuple[bytes | None, int]]:
+    """Every file's bytes and every entry's modification time under `folder`."""
+    return {
+        path: (path.read_bytes() if path.is_file() else None, path.stat().st_mtime_ns)
+        for path in folder.rglob("*")
+    }
 
 
 def test_a_changed_source_changed_options_or_missing_output_means_redo(
@@ -85,12 +94,21 @@ def test_a_changed_source_changed_options_or_missing_output_means_redo(
     run_cli(*resize_args(photo_tree, out, "--jobs", "1"))
     save_photo(photo_tree / "cats" / "a.jpg", 60, 60, seed=9)  # changed source
     (out / "dogs" / "c.jpg").unlink()  # lost output
-    statuses = {r["source"]: r["status"] for r in _run(run_cli, photo_tree, out)}
-    assert statuses == {"cats/a.jpg": "ok", "cats/b.png": "skipped", "dogs/c.jpg": "ok"}
-    changed = {r["source"]: r["status"] for r in _run(run_cli, photo_tree, out, "--quality", "70")}
-    assert set(changed.values()) == {"ok"}
-    forced = {r["source"]: r["status"] for r in _run(run_cli, photo_tree, out, "--force")}
-    assert set(forced.values()) == {"ok"}
+    first_run = {r["source"]: r["run"] for r in read_records(out / "manifest.jsonl")}
+    records = _run(run_cli, photo_tree, out)
+    assert {r["source"]: r["status"] for r in records} == dict.fromkeys(first_run, "ok")
+    second_run = json.loads((out / "manifest.run.json").read_text())["run"]
+    assert second_run not in first_run.values()
+    # Which records this run wrote, and which it kept from the first.
+    assert {r["source"]: r["run"] for r in records} == {
+        "cats/a.jpg": second_run,
+        "cats/b.png": first_run["cats/b.png"],
+        "dogs/c.jpg": second_run,
+    }
+    for extra in (("--quality", "70"), ("--quality", "70", "--force")):
+        records = _run(run_cli, photo_tree, out, *extra)
+        this_run = json.loads((out / "manifest.run.json").read_text())["run"]
+        assert {(r["status"], r["run"]) for r in records} == {("ok", this_run)}
 
 
 def _run(run_cli, src: Path, out: Path, *extra: str) -> list[dict]:
@@ -104,8 +122,10 @@ def test_outputs_are_byte_identical_whatever_jobs_is(photo_tree, tmp_path, run_c
         result = run_cli(*resize_args(photo_tree, tmp_path / jobs, "--jobs", jobs))
         assert result.exit_code == 0, result.output
     assert file_digests(tmp_path / "1") == file_digests(tmp_path / "2")
-    first = [{**r, "seconds": None} for r in read_records(tmp_path / "1" / "manifest.jsonl")]
-    second = [{**r, "seconds": None} for r in read_records(tmp_path / "2" / "manifest.jsonl")]
+    first = [{**r, "seconds": 0, "run": 0} for r in read_records(tmp_path / "1" / "manifest.jsonl")]
+    second = [
+        {**r, "seconds": 0, "run": 0} for r in read_records(tmp_path / "2" / "manifest.jsonl")
+    ]
     assert first == second
 
 
@@ -126,21 +146,24 @@ def test_manifest_has_one_record_per_image_and_the_run_record(photo_tree, tmp_pa
     assert run["versions"]["pillow"] and run["versions"]["opencv"]
     assert run["started"] and run["finished"]
     assert run["summary"]["failed"] == 1
+    assert {r["run"] for r in records.values()} == {run["run"]}
 
 
 def test_csv_manifest_supports_reruns(photo_tree, tmp_path, run_cli):
     out = tmp_path / "out"
     manifest = tmp_path / "records.csv"
     run_cli(*resize_args(photo_tree, out, "--jobs", "1", "--manifest", str(manifest)))
+    first = manifest.read_bytes()
     again = run_cli(*resize_args(photo_tree, out, "--jobs", "1", "--manifest", str(manifest)))
     assert "0 ok, 3 skipped, 0 failed" in again.stderr
     assert manifest.read_text().startswith("source,output,status,error")
+    assert manifest.read_bytes() == first
 
 
 def test_a_second_run_on_the_same_out_fails_at_once(photo_tree, tmp_path, run_cli):
     out = tmp_path / "out"
-    (out / ".resizer").mkdir(parents=True)
-    with open(out / ".resizer" / "lock", "a+") as lock:
+    out.mkdir()
+    with open(out / ".resizer.lock", "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         result = run_cli(*resize_args(photo_tree, out, "--jobs", "1"))
     assert result.exit_code == 2
@@ -155,14 +178,15 @@ def test_a_killed_runs_journal_is_honoured_and_its_temp_files_removed(
     run_cli(*resize_args(photo_tree, out, "--jobs", "1"))
     # Make it look as if the run was killed before compacting: records only in the journal,
     # a half-written temporary file beside the outputs.
-    (out / ".resizer" / "journal.jsonl").write_text((out / "manifest.jsonl").read_text())
+    (out / ".resizer-journal.jsonl").write_text((out / "manifest.jsonl").read_text())
     (out / "manifest.jsonl").unlink()
     stale = out / "cats" / f".a.jpg{TEMP_MARK}deadbeef"
     stale.write_bytes(b"half")
     result = run_cli(*resize_args(photo_tree, out, "--jobs", "1"))
     assert "0 ok, 3 skipped" in result.stderr
     assert not stale.exists()
-    assert not (out / ".resizer" / "journal.jsonl").exists()
+    assert not (out / ".resizer-journal.jsonl").exists()
+    assert len(read_records(out / "manifest.jsonl")) == 3
 
 
 def _poisoned_tree(src: Path, good: int, **poison: int) -> None:
@@ -200,8 +224,8 @@ def test_a_worker_killed_for_memory_fails_only_its_image(tmp_path):
 
 def test_wait_queues_behind_the_run_holding_the_lock(photo_tree, tmp_path, run_cli):
     out = tmp_path / "out"
-    (out / ".resizer").mkdir(parents=True)
-    lock = open(out / ".resizer" / "lock", "a+")  # noqa: SIM115 (released by the thread)
+    out.mkdir()
+    lock = open(out / ".resizer.lock", "a+")  # noqa: SIM115 (released by the thread)
     fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
     releaser = threading.Timer(0.5, lock.close)
     releaser.start()
@@ -233,9 +257,16 @@ def test_a_signal_stops_cleanly_and_the_rerun_finishes(tmp_path, sig, code):
     process.send_signal(sig)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == code, stderr
-    done = read_records(out / "manifest.jsonl")
+    records = read_records(out / "manifest.jsonl")
+    assert len(records) == 24  # every source found has a record
+    done = [r for r in records if r["status"] == "ok"]
+    pending = [r for r in records if r["status"] != "ok"]
     assert 0 < len(done) < 24
-    assert {r["status"] for r in done} == {"ok"}
+    assert {r["status"] for r in pending} == {"pending"}
+    assert {r["error"] for r in pending} == {
+        f"not processed: the run stopped early ({sig.name}); run again to finish"
+    }
+    assert all(r["output"] is None for r in pending)
     assert temp_files(out) == []
     rerun = resizer_process(*resize_args(src, out, "--jobs", "2", "--json"))
     stdout, stderr = rerun.communicate(timeout=120)
@@ -250,7 +281,7 @@ def test_sigkill_leaves_only_complete_files_and_the_rerun_skips_finished_work(tm
     _wait_for_progress(out, process)
     os.killpg(process.pid, signal.SIGKILL)  # the parent and its workers, as a power cut would
     process.communicate(timeout=60)
-    journal = read_records(out / ".resizer" / "journal.jsonl")
+    journal = read_records(out / ".resizer-journal.jsonl")
     assert journal, "finished work must be on disk before the run ends"
     for record in journal:
         assert (out / record["output"]).stat().st_size == record["bytes"]
@@ -264,7 +295,7 @@ def test_sigkill_leaves_only_complete_files_and_the_rerun_skips_finished_work(tm
 
 def _wait_for_progress(out: Path, process: subprocess.Popen) -> None:
     """Until the run has journaled a few finished images (or a generous deadline passes)."""
-    journal = out / ".resizer" / "journal.jsonl"
+    journal = out / ".resizer-journal.jsonl"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         if journal.exists() and journal.read_text().count("\n") >= 3:
@@ -287,9 +318,12 @@ def test_a_full_disk_stops_the_run_instead_of_failing_every_image(tmp_path, run_
     assert result.exit_code == 1
     assert len(writes) == 1  # the first failure stopped the run
     assert "stopped early: OUT is unusable (No space left on device" in result.stderr
-    [record] = read_records(out / "manifest.jsonl")
+    [record, *rest] = read_records(out / "manifest.jsonl")
     assert record["status"] == "failed"
     assert "No space left on device" in record["error"]
+    assert len(rest) == 7
+    assert {r["status"] for r in rest} == {"pending"}
+    assert all("OUT is unusable (No space left on device" in r["error"] for r in rest)
 
 
 def test_a_read_only_out_is_reported_once(tmp_path, run_cli, monkeypatch):
@@ -412,8 +446,8 @@ def test_fuzzed_files_each_become_one_record_and_never_stop_the_run(tmp_path):
     assert sum(r["status"] == "failed" for r in records) > count // 4  # the fuzz did bite
     outputs = {r["output"] for r in records if r["output"]}
     written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.suffix != ".jsonl"}
-    written -= {"manifest.run.json", ".resizer", ".resizer/lock"}
-    assert written == outputs  # no output for a failed file, no temp file
+    written -= {"manifest.run.json"}
+    assert written == outputs  # no output for a failed file, no temp file, no state file
     assert temp_files(out) == []
 
 
