@@ -23,6 +23,7 @@ class Report:
     skipped: int = 0
     failed: int = 0
     ignored: int = 0
+    removed: int = 0  # earlier outputs no source stands for any more
     stopped_by: str | None = None  # signal name, "fail-fast" or a fatal OUT error
     started: float = field(default_factory=time.time)
     finished: float | None = None
@@ -80,6 +81,7 @@ class Report:
             "skipped": self.skipped,
             "failed": self.failed,
             "ignored_files": self.ignored,
+            "removed_outputs": self.removed,
             "elapsed_seconds": round(self.elapsed, 3),
             "images_per_second": round(self.images_per_second, 2),
             "stopped_by": self.stopped_by,
@@ -90,8 +92,10 @@ class Report:
         if self.found == 0 and self.ok + self.skipped + self.failed == 0:
             ignored = f" ({self.ignored} other files ignored)" if self.ignored else ""
             self._say(0, f"no images found{ignored}; nothing to do")
-            return
-        self._say(0, self.summary_line())
+        else:
+            self._say(0, self.summary_line())
+        if self.removed:
+            self._say(0, f"removed {self.removed} earlier outputs whose sources are gone")
 
     def _say(self, level: int, message: str) -> None:
         if self.verbosity < level:

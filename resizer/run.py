@@ -25,6 +25,7 @@ from importlib import metadata
 from .files import remove_stale_temps
 from .manifest import Journal, read_records_as_json, to_json, write_manifest, write_run_record
 from .plan import Plan, make_plan
+from .prune import remove_stale_outputs
 from .records import Job, Result
 from .report import Report
 from .settings import Settings
@@ -102,6 +103,7 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
         finally:
             report.finish()
             _record_pending(plan, records, previous, report.stopped_by, settings, run_id)
+            report.removed = remove_stale_outputs(out, previous, records)
             changed = write_manifest(
                 settings.manifest_path, (records[name] for name in sorted(records))
             )
