@@ -320,3 +320,9 @@ def _print_plan(outcome, settings: Settings) -> None:
 
 def main() -> None:
     cli(prog_name="resizer")
+
+
+# `resizer labels ...`: annotation rewriting lives in resizer/labels/.
+from .labels.command import labels as _labels  # noqa: E402
+
+cli.add_command(_labels)
