@@ -216,6 +216,31 @@ def cli():
     show_default=True,
     help="Fail images with more pixels (from the header); the default is Pillow's limit.",
 )
+@click.option(
+    "--masks",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder of label masks paired with the images (DIR/a/b.png for SRC/a/b.jpg); each "
+    "gets its image's geometry, resampled by nearest.",
+)
+@click.option(
+    "--masks-output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the masks are written. [default: OUT-masks beside OUT]",
+)
+@click.option(
+    "--mask-pad",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Label value of padded mask pixels (background, or an ignore index such as 255).",
+)
+@click.option(
+    "--mask-resampling",
+    type=click.Choice(("nearest", "majority")),
+    default="nearest",
+    show_default=True,
+    help="majority: a downscaled mask pixel takes the label covering most of it.",
+)
 @click.option("--wait", is_flag=True, help="If another run is writing to OUT, wait for it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or plan) as JSON.")
 def resize_command(**options):
@@ -279,6 +304,10 @@ def settings_from_options(options: dict) -> Settings:
         quality=options["quality"],
         pad_color=options["pad_color"],
         max_pixels=options["max_pixels"],
+        masks=options["masks"],
+        masks_output=options["masks_output"],
+        mask_pad=options["mask_pad"],
+        mask_resampling=options["mask_resampling"],
         include=tuple(options["include"]),
         exclude=tuple(options["exclude"]),
         follow_symlinks=options["follow_symlinks"],

@@ -7,10 +7,16 @@ Used for paired mask files (`resize --masks`) and for COCO RLE masks (`labels co
 
 from __future__ import annotations
 
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 from PIL import Image
 
 from .codecs import UPRIGHT
+from .plan import mask_name
 
 RESAMPLINGS = ("nearest", "majority")
 
@@ -57,9 +63,20 @@ def _majority(mask: Image.Image, size: tuple[int, int]) -> Image.Image:
     """Each output pixel takes the label covering most of its footprint in the source
     (area-weighted; ties go to the smaller label), so thin classes are not decided by one
     sample. Only labels present in the input can win."""
+    values = _as_array(mask)
+    if values.ndim == 3:  # colour-coded classes: vote on whole colours
+        packed = np.zeros(values.shape[:2], dtype=np.int64)
+        for channel in range(values.shape[2]):
+            packed = packed * 65536 + values[..., channel]
+        voted = _vote(packed, size)
+        channels = [(voted // 65536**c) % 65536 for c in reversed(range(values.shape[2]))]
+        return _like(mask, np.stack(channels, axis=2).astype(values.dtype))
+    return _like(mask, _vote(values, size))
+
+
+def _vote(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     import cv2
 
-    values = _as_array(mask)
     labels = np.unique(values)
     best = np.full((size[1], size[0]), -1.0, dtype=np.float32)
     result = np.zeros((size[1], size[0]), dtype=values.dtype)
@@ -68,7 +85,7 @@ def _majority(mask: Image.Image, size: tuple[int, int]) -> Image.Image:
         better = share > best
         best[better] = share[better]
         result[better] = label
-    return _like(mask, result)
+    return result
 
 
 def _as_array(mask: Image.Image) -> np.ndarray:
@@ -90,3 +107,116 @@ def _like(mask: Image.Image, array: np.ndarray) -> Image.Image:
         image.putpalette(mask.getpalette(rawmode=mask.palette.mode), rawmode=mask.palette.mode)
     image.info = dict(mask.info)
     return image
+
+
+# ---- paired mask files (`resizer resize --masks DIR`) -------------------------------------
+
+
+class MaskError(Exception):
+    """A mask that cannot go with its image; the pair fails, the run goes on."""
+
+
+def read_mask(path: Path) -> tuple[Image.Image, int]:
+    """The mask image (loaded) and its PNG bit depth, which the output keeps."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        raise MaskError(f"mask {path} is missing") from None
+    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR":
+        raise MaskError(f"mask {path} is not a PNG file")
+    bits, colour_type = data[24], data[25]
+    if colour_type == 0 and bits in (2, 4):
+        raise MaskError(f"mask {path}: {bits}-bit grey PNGs are not supported (use 8 bits)")
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (OSError, SyntaxError, ValueError) as error:
+        raise MaskError(f"mask {path} cannot be decoded: {error}") from None
+    return image, bits
+
+
+def mask_turn(mask_size: tuple[int, int], stored: tuple[int, int], orientation: int) -> int:
+    """The EXIF turn a mask needs: the image's own when the mask has the stored size, none when
+    it already has the upright size (an upright-drawn mask of a turned image)."""
+    upright = (stored[1], stored[0]) if orientation in (5, 6, 7, 8) else stored
+    if mask_size == stored:
+        return orientation
+    if mask_size == upright:
+        return 1
+    raise MaskError(
+        f"mask is {mask_size[0]}x{mask_size[1]}, but its image is {stored[0]}x{stored[1]} as "
+        f"stored ({upright[0]}x{upright[1]} upright)"
+    )
+
+
+def pad_value(mask: Image.Image, value: int):
+    """The fill for padding in the mask's mode; a value the mask cannot hold is an error."""
+    limit = {"1": 1, "I;16": 65535, "I": 2**31 - 1}.get(mask.mode, 255)
+    if value > limit:
+        raise MaskError(f"--mask-pad {value} does not fit a {mask.mode} mask (at most {limit})")
+    if mask.mode in ("P", "PA"):
+        colours = len(mask.getpalette(rawmode="RGB") or []) // 3
+        if value >= colours:
+            raise MaskError(f"--mask-pad {value} is not in the mask's palette of {colours} colours")
+    bands = len(mask.getbands())
+    return value if bands == 1 else (value,) * bands
+
+
+def encode_mask(mask: Image.Image, bits: int) -> bytes:
+    """PNG bytes with the palette (and transparency) and bit depth of the input."""
+    options: dict = {"compress_level": 4}
+    if mask.mode == "P":
+        options["bits"] = bits
+    for key in ("transparency", "dpi"):
+        if key in mask.info:
+            options[key] = mask.info[key]
+    buffer = io.BytesIO()
+    mask.save(buffer, "PNG", **options)
+    return buffer.getvalue()
+
+
+@dataclass
+class PairedMask:
+    """An image's mask, opened and checked before the image is decoded."""
+
+    source: str  # relative to the masks folder
+    image: Image.Image
+    bits: int
+    size_bytes: int
+    mtime_ns: int
+    turn: int  # EXIF orientation still to apply
+
+
+def open_paired(name: str, folder: Path, stored: tuple[int, int], orientation: int) -> PairedMask:
+    """The mask of source `name` (MaskError when missing or of another size)."""
+    source = mask_name(name)
+    path = folder / source
+    try:
+        before = os.stat(path)
+    except FileNotFoundError:
+        raise MaskError(f"mask {source} is missing from {folder}") from None
+    image, bits = read_mask(path)
+    try:
+        turn = mask_turn(image.size, stored, orientation)
+    except MaskError as error:
+        raise MaskError(f"mask {source}: {error}") from None
+    return PairedMask(source, image, bits, before.st_size, before.st_mtime_ns, turn)
+
+
+def render(
+    paired: PairedMask,
+    resized: tuple[int, int],
+    window: tuple[int, int, int, int],
+    pad: int,
+    resampling: str,
+) -> bytes:
+    """The mask with its image's geometry, as PNG bytes."""
+    fill = 0
+    if window[0] < 0 or window[1] < 0 or window[2] > resized[0] or window[3] > resized[1]:
+        try:  # checked only where padding happens: an unused value does no harm
+            fill = pad_value(paired.image, pad)
+        except MaskError as error:
+            raise MaskError(f"mask {paired.source}: {error}") from None
+    mask = transform_mask(paired.image, paired.turn, resized, window, fill, resampling)
+    return encode_mask(mask, paired.bits)

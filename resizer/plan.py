@@ -66,6 +66,12 @@ def output_name(name: str, requested_format: str) -> tuple[str, str]:
     return str(path.with_suffix(EXTENSIONS[requested_format])), requested_format
 
 
+def mask_name(name: str) -> str:
+    """A paired mask's path: the image's path with its extension replaced by `.png`, both for
+    the mask read (relative to --masks) and the mask written (relative to the masks output)."""
+    return str(PurePosixPath(name).with_suffix(".png"))
+
+
 def make_plan(settings: Settings, previous: Mapping[str, dict | str] | None = None) -> Plan:
     """All images under the SRCs, split into to-do and up-to-date, or PlanError."""
     out = settings.out.resolve()
@@ -94,6 +100,7 @@ def make_plan(settings: Settings, previous: Mapping[str, dict | str] | None = No
         else:
             plan.jobs.append(job)
     _check_outputs_outside_sources(settings, out, owners)
+    _check_masks(settings, owners)
     return plan
 
 
@@ -188,11 +195,52 @@ def _up_to_date(job: Job, done: dict | str, settings: Settings) -> str | None:
         return None
     if output.st_size != done.get("bytes"):
         return None
+    if settings.masks is not None and not _mask_up_to_date(job, done, settings):
+        return None
     if text is not None and done.get("status") == "ok":
         return text  # kept byte for byte: a no-op re-run leaves the manifest as it was
     record = {name: done.get(name) for name in RECORD_FIELDS}
     record.update(status="ok", error=None)
     return to_json(record)
+
+
+def _mask_up_to_date(job: Job, done: dict, settings: Settings) -> bool:
+    try:
+        source = os.stat(settings.masks / mask_name(job.name))
+        output = os.stat(settings.masks_out / mask_name(job.output))
+    except OSError:
+        return False
+    if (source.st_size, source.st_mtime_ns) != (
+        done.get("mask_src_bytes"),
+        done.get("mask_src_mtime_ns"),
+    ):
+        return False
+    return output.st_size == done.get("mask_bytes")
+
+
+def _check_masks(settings: Settings, owners: dict[str, str]) -> None:
+    """--masks: the folder exists, masks are written to a place of their own, one per image."""
+    if settings.masks is None:
+        return
+    if not settings.masks.is_dir():
+        raise PlanError(f"--masks {str(settings.masks)!r} is not a folder")
+    masks_out = settings.masks_out.resolve()
+    for folder in (*settings.sources, settings.masks):
+        if folder.is_dir() and _inside(masks_out, folder.resolve()):
+            raise PlanError(
+                f"masks would be written to {str(masks_out)!r}, inside the input "
+                f"{str(folder)!r}; choose another --masks-output"
+            )
+    if _inside(settings.masks.resolve(), masks_out):
+        raise PlanError(f"--masks-output {str(masks_out)!r} contains the input masks")
+    written: dict[str, str] = {}
+    for output, source in owners.items():
+        other = written.setdefault(mask_name(output), source)
+        if other != source:
+            raise PlanError(
+                f"{other!r} and {source!r} would both write the mask {mask_name(output)!r}; "
+                "rename one or filter one out with --exclude"
+            )
 
 
 def _inside(path: Path, folder: Path) -> bool:

@@ -14,9 +14,10 @@ import os
 import time
 from pathlib import Path
 
-from . import codecs, geometry
+from . import codecs, geometry, masks
 from .backends import get_backend
 from .files import write_atomic
+from .plan import mask_name
 from .records import Job, Result
 from .settings import Settings
 
@@ -32,7 +33,7 @@ def process_image(job: Job, settings: Settings) -> Result:
     try:
         _process(job, settings, result)
         result.status = "ok"
-    except codecs.ImageError as error:
+    except (codecs.ImageError, masks.MaskError) as error:
         result.error = str(error)
     except OSError as error:
         result.error = _describe_os_error(error, job)
@@ -44,6 +45,7 @@ def process_image(job: Job, settings: Settings) -> Result:
     if result.status != "ok":
         result.output = None
         result.width = result.height = result.bytes = result.sha256 = None
+        result.mask_output = result.mask_bytes = result.mask_sha256 = None
     result.seconds = round(time.perf_counter() - started, 4)
     return result
 
@@ -64,6 +66,12 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         plan = geometry.compute(
             header.upright_size, settings.sizing, settings.mode, settings.crop, settings.upscale
         )
+        paired = None
+        if settings.masks is not None:  # checked before the costly decode
+            paired = masks.open_paired(
+                job.name, settings.masks, header.stored_size, header.orientation
+            )
+            result.mask_src_bytes, result.mask_src_mtime_ns = paired.size_bytes, paired.mtime_ns
         # Nearest promises source pixel values; a DCT-scaled decode has averaged them.
         shrink = not settings.exact and settings.interpolation != "nearest"
         if shrink and codecs.shrink_on_load(header, plan.resized):
@@ -88,11 +96,20 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         fill = pad_fill(codecs.mode_of(pixels), settings.pad_color)
         pixels = backend.window(pixels, window, fill)
     data, mode = codecs.encode(pixels, job.format, settings.quality, icc, settings.pad_color)
+    if paired is not None:
+        mask_data = masks.render(
+            paired, plan.resized, plan.window, settings.mask_pad, settings.mask_resampling
+        )
 
     after = os.stat(source)
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise codecs.ImageError("source changed while it was being read; run again")
     write_atomic(settings.out / job.output, data)
+    if paired is not None:
+        result.mask_output = mask_name(job.output)
+        write_atomic(settings.masks_out / result.mask_output, mask_data)
+        result.mask_bytes = len(mask_data)
+        result.mask_sha256 = hashlib.sha256(mask_data).hexdigest()
 
     result.output = job.output
     result.width, result.height = plan.output

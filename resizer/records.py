@@ -42,12 +42,17 @@ class Result:
     mode: str | None = None
     bytes: int | None = None
     sha256: str | None = None
+    mask_output: str | None = None  # the paired mask's output, relative to the masks output
+    mask_bytes: int | None = None
+    mask_sha256: str | None = None
     resize: list[int] | None = None
     crop_box: list[int] | None = None
     pad_offset: list[int] | None = None
     decode_scale: int | None = None
     src_bytes: int | None = None
     src_mtime_ns: int | None = None
+    mask_src_bytes: int | None = None  # the paired mask file, for the up-to-date check
+    mask_src_mtime_ns: int | None = None
     fingerprint: str | None = None
     run: str | None = None
     seconds: float | None = None

@@ -87,6 +87,8 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
             report.found, report.ignored = plan.total, plan.ignored
         if journal_path(out).exists() or legacy_journal_path(out).exists():
             remove_stale_temps(out)  # the last run was killed: clear its half-written files
+            if settings.masks is not None:
+                remove_stale_temps(settings.masks_out)
         run_id = new_run_id(report.started)
         # Every record is kept as its JSON text until the manifest is written: compact
         # enough for trees of 100,000 images, and the journal's line for free.
@@ -351,6 +353,8 @@ def _dispatch_to_pool(
             for child in multiprocessing.active_children():
                 child.terminate()
             remove_stale_temps(settings.out)
+            if settings.masks is not None:
+                remove_stale_temps(settings.masks_out)
         pool.shutdown(wait=True, cancel_futures=True)
 
 

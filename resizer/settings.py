@@ -32,6 +32,12 @@ def _output(default=None, **kwargs):
     return field(default=default, metadata={"affects_output": True}, **kwargs)
 
 
+def _mask_output(default=None):
+    """An option of paired masks: part of the fingerprint only when masks are given, so runs
+    without masks keep the fingerprint (and up-to-date outputs) they had."""
+    return field(default=default, metadata={"affects_output": True, "masks": True})
+
+
 @dataclass(frozen=True)
 class Settings:
     sources: tuple[Path, ...]
@@ -47,6 +53,10 @@ class Settings:
     quality: int = _output(DEFAULT_QUALITY)
     pad_color: tuple[int, ...] | None = _output()
     max_pixels: int | None = _output(DEFAULT_MAX_PIXELS)
+    masks: Path | None = _mask_output()  # folder of label masks paired with the images
+    masks_output: Path | None = None  # where masks are written [default: OUT-masks beside OUT]
+    mask_pad: int = _mask_output(0)  # label value of padded mask pixels
+    mask_resampling: str = _mask_output("nearest")  # nearest | majority
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     follow_symlinks: bool = False
@@ -65,10 +75,20 @@ class Settings:
     def manifest_path(self) -> Path:
         return self.manifest if self.manifest is not None else self.out / "manifest.jsonl"
 
+    @property
+    def masks_out(self) -> Path:
+        """Where paired masks are written: --masks-output, else `OUT-masks` beside OUT."""
+        if self.masks_output is not None:
+            return self.masks_output
+        out = self.out.absolute()
+        return out.with_name(out.name + "-masks")
+
     def output_options(self) -> dict:
         """The options that decide output bytes, as plain JSON-able values."""
         options = {"output_version": OUTPUT_VERSION}
         for item in fields(self):
+            if item.metadata.get("masks") and self.masks is None:
+                continue
             if item.metadata.get("affects_output"):
                 options[item.name] = _plain(getattr(self, item.name))
         return options
