@@ -118,19 +118,35 @@ RUN_ONLY_CHANGES = {
     "timeout": {"timeout": 5.0},
     "wait": {"wait": True},
     "json": {"json": True},
+    "masks_output": {"masks": Path("m"), "masks_output": Path("elsewhere")},
+}
+# Options of paired masks: they decide the mask outputs, so they count once --masks is given.
+MASK_CHANGES = {
+    "masks": {"masks": Path("other-masks")},
+    "mask_pad": {"mask_pad": 255},
+    "mask_resampling": {"mask_resampling": "majority"},
 }
 
 
 @pytest.mark.parametrize("changes", RUN_ONLY_CHANGES.values(), ids=RUN_ONLY_CHANGES.keys())
 def test_fingerprint_ignores_run_only_options(changes):
-    assert dataclasses.replace(BASE, **changes).fingerprint == BASE.fingerprint
+    base = dataclasses.replace(BASE, masks=changes["masks"]) if "masks" in changes else BASE
+    assert dataclasses.replace(BASE, **changes).fingerprint == base.fingerprint
+
+
+@pytest.mark.parametrize("changes", MASK_CHANGES.values(), ids=MASK_CHANGES.keys())
+def test_mask_options_change_the_fingerprint_only_with_masks(changes):
+    with_masks = dataclasses.replace(BASE, masks=Path("m"))
+    assert dataclasses.replace(with_masks, **changes).fingerprint != with_masks.fingerprint
+    if "masks" not in changes:
+        assert dataclasses.replace(BASE, **changes).fingerprint == BASE.fingerprint
 
 
 def test_every_option_is_classified():
     """A new option must be listed above as output-affecting or run-only."""
     names = {field.name for field in dataclasses.fields(Settings)}
     output_names = {name.split(":")[0] for name in OUTPUT_CHANGES}
-    assert names == output_names | set(RUN_ONLY_CHANGES)
+    assert names == output_names | set(RUN_ONLY_CHANGES) | set(MASK_CHANGES)
     assert set(BASE.output_options()) == output_names | {"output_version"}
 
 
