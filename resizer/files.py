@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,14 +16,22 @@ from pathlib import Path
 from typing import IO
 
 TEMP_MARK = ".resizer-tmp-"
+# `.resizer-tmp-` and 16 hex digits: not derived from the output's name, so a temporary file
+# fits beside any legal name (255 bytes on most file systems). Earlier releases named them
+# `.<name>.resizer-tmp-<8 hex digits>`, which overflowed long names; those are still recognised,
+# so what a killed run of an older release left is cleaned up too.
+_TEMP_NAME = re.compile(r"\.resizer-tmp-[0-9a-f]{16}|\..+\.resizer-tmp-[0-9a-f]{8}", re.DOTALL)
 
 
 def temp_name(path: Path) -> Path:
-    return path.with_name(f".{path.name}{TEMP_MARK}{secrets.token_hex(4)}")
+    """A hidden, unique name in `path`'s folder for writing `path`."""
+    return path.with_name(f"{TEMP_MARK}{secrets.token_hex(8)}")
 
 
 def is_temp_name(name: str) -> bool:
-    return name.startswith(".") and TEMP_MARK in name
+    """True only for the exact shape of name `temp_name` makes (or made): a user's file that
+    merely contains `.resizer-tmp-` is never taken for one and deleted."""
+    return _TEMP_NAME.fullmatch(name) is not None
 
 
 def write_atomic(path: Path, data: bytes, fsync: bool = False) -> None:
