@@ -15,6 +15,7 @@ import click
 
 from . import __version__
 from .geometry import MODES, Sizing
+from .names import escape
 from .plan import PlanError
 from .run import BusyError, resize
 from .settings import (
@@ -338,7 +339,7 @@ def _print_plan(outcome, settings: Settings) -> None:
         click.echo(json.dumps(document, indent=2))
         return
     for job in plan.jobs:
-        click.echo(f"{job.name} -> {job.output}")
+        click.echo(escape(f"{job.name} -> {job.output}"))
     if settings.verbosity >= 0:
         click.echo(
             f"resizer: dry run: {len(plan.jobs)} to do, {len(plan.skipped)} up to date, "

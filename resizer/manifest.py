@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .files import atomic_writer, write_atomic
+from .names import escape, json_text, unescape
 from .records import RECORD_FIELDS
 
 FIELDS = RECORD_FIELDS
@@ -65,8 +66,9 @@ def _identity(path: Path) -> tuple[int, int] | None:
 
 
 def to_json(record: dict) -> str:
-    """One record as one line of JSON (newlines in names stay escaped)."""
-    return json.dumps(record, ensure_ascii=False)
+    """One record as one line of JSON (newlines in names stay escaped; bytes of a name that
+    are not UTF-8 become `\\udcXX` escapes, see names.py)."""
+    return json_text(record)
 
 
 def _csv_value(value):
@@ -74,6 +76,8 @@ def _csv_value(value):
         return ""
     if isinstance(value, list):
         return " ".join(str(item) for item in value)
+    if isinstance(value, str):
+        return escape(value)  # undecodable name bytes as the text \udcXX
     return value
 
 
@@ -124,7 +128,7 @@ def _from_csv(row: dict) -> dict:
         elif key == "seconds":
             record[key] = float(text)
         else:
-            record[key] = text
+            record[key] = unescape(text)
     return record
 
 
@@ -152,5 +156,5 @@ class Journal:
 
 
 def write_run_record(manifest: Path, record: dict) -> None:
-    text = json.dumps(record, indent=2, ensure_ascii=False) + "\n"
+    text = json_text(record, indent=2) + "\n"
     write_atomic(run_record_path(manifest), text.encode("utf-8"))

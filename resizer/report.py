@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from .names import escape
 from .records import Result
 
 EXIT_OK = 0
@@ -100,6 +101,7 @@ class Report:
     def _say(self, level: int, message: str) -> None:
         if self.verbosity < level:
             return
+        message = escape(message)  # a name with bytes that are not UTF-8 must not crash a print
         if self.write is not None:
             self.write(f"resizer: {message}")
         else:

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 
-from resizer.manifest import FIELDS, Journal, read_manifest, run_record_path, write_manifest
+from resizer.manifest import (
+    FIELDS,
+    Journal,
+    read_manifest,
+    run_record_path,
+    write_manifest,
+    write_run_record,
+)
+
+UNDECODABLE = os.fsdecode(b"caf\xe9/\xff.jpg")  # legal on Linux, not UTF-8
 
 AWKWARD_NAMES = [
     "plain/a.jpg",
@@ -13,6 +23,8 @@ AWKWARD_NAMES = [
     "new\nline.jpg",
     "unicodé/ñandú.jpg",
     "unicode\u0301-nfd.jpg",
+    UNDECODABLE,
+    "looks\\udce9escaped.jpg",  # a real backslash before escape-shaped text
 ]
 
 
@@ -57,6 +69,31 @@ def test_csv_round_trip_with_awkward_names(tmp_path):
     assert row["crop_box"] == [0, 0, 224, 168]
     assert row["error"] is None
     assert row["seconds"] == 0.0123
+
+
+def test_undecodable_names_keep_every_record_and_the_file_valid_utf8(tmp_path):
+    for name in ("manifest.jsonl", "manifest.csv", "journal.jsonl"):
+        path = tmp_path / name
+        records = [record(f"{index:03d}.jpg") for index in range(100)]
+        records.insert(50, record(UNDECODABLE))
+        if name.startswith("journal"):
+            journal = Journal(path)
+            for item in records:
+                journal.append(item)
+            journal.close(remove=False)
+        else:
+            write_manifest(path, records)
+        text = path.read_bytes().decode("utf-8")  # strictly valid UTF-8
+        assert "caf\\udce9/\\udcff.jpg" in text  # the documented escape
+        back = read_manifest(path)
+        assert len(back) == 101
+        assert os.fsencode(back[UNDECODABLE]["output"]) == b"caf\xe9/\xff.jpg"
+
+
+def test_run_record_with_an_undecodable_src_is_valid_utf8(tmp_path):
+    write_run_record(tmp_path / "manifest.jsonl", {"settings": {"sources": [UNDECODABLE]}})
+    text = (tmp_path / "manifest.run.json").read_bytes().decode("utf-8")
+    assert json.loads(text)["settings"]["sources"] == [UNDECODABLE]
 
 
 def test_a_torn_last_line_is_ignored(tmp_path):
