@@ -168,6 +168,12 @@ def cli():
     help="Output format; keep writes JPEG/PNG/WebP/TIFF as they are, BMP and GIF as PNG.",
 )
 @click.option(
+    "--keep-extension",
+    is_flag=True,
+    help="Append the output extension to the source's name (a.gif -> a.gif.png) instead of "
+    "replacing it, so that a.gif and a.bmp cannot clash.",
+)
+@click.option(
     "--quality",
     type=click.IntRange(1, 100),
     default=DEFAULT_QUALITY,
@@ -215,7 +221,8 @@ def cli():
     type=click.IntRange(min=1),
     default=DEFAULT_MAX_PIXELS,
     show_default=True,
-    help="Fail images with more pixels (from the header); the default is Pillow's limit.",
+    help="Fail images with more pixels (from the header), or whose resized image or output "
+    "would have more; the default is Pillow's limit.",
 )
 @click.option(
     "--masks",
@@ -302,6 +309,7 @@ def settings_from_options(options: dict) -> Settings:
         backend=options["backend"],
         exact=options["exact"],
         format=options["fmt"],
+        keep_extension=options["keep_extension"],
         quality=options["quality"],
         pad_color=options["pad_color"],
         max_pixels=options["max_pixels"],
@@ -343,7 +351,7 @@ def _print_plan(outcome, settings: Settings) -> None:
     if settings.verbosity >= 0:
         click.echo(
             f"resizer: dry run: {len(plan.jobs)} to do, {len(plan.skipped)} up to date, "
-            f"{len(plan.failed)} unreadable folders, {plan.ignored} non-image files ignored",
+            f"{len(plan.failed)} unusable (folders, links), {plan.ignored} non-image files ignored",
             err=True,
         )
 

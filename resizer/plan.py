@@ -1,14 +1,18 @@
 """Walk the inputs into jobs: which files, where each output goes, and which are already done.
 
 Everything that can make a run a usage error (exit 2) is found here, before anything is written:
-OUT inside a SRC (or outputs landing in one), two inputs that would write the same output file.
+OUT inside a SRC (or outputs landing in one), inputs that would write the same output file.
+What is found but cannot be an input (an unlistable folder, a symbolic link that leads nowhere
+or back into its own tree) becomes a failed record instead, and the run goes on.
 """
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import json
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -27,6 +31,7 @@ FORMAT_OF_EXTENSION = {
     ".tif": "tiff",
     ".tiff": "tiff",
 }
+CLASHES_SHOWN = 10  # output-name clashes listed in the usage error; the rest are counted
 
 
 class PlanError(Exception):
@@ -38,7 +43,8 @@ class Plan:
     jobs: list[Job] = field(default_factory=list)  # to do
     # Up to date from an earlier run: source -> its earlier record, as JSON text, unchanged.
     skipped: dict[str, str] = field(default_factory=dict)
-    failed: list[Result] = field(default_factory=list)  # found but unusable (unlistable folders)
+    # Found but unusable: unlistable folders, links that lead nowhere or into a loop.
+    failed: list[Result] = field(default_factory=list)
     ignored: int = 0  # files that are not images by their extension
 
     @property
@@ -50,20 +56,23 @@ class Plan:
 class _Found:
     path: str
     name: str  # POSIX path relative to its SRC root, prefixed with the root's name if several
+    error: str | None = None  # why this link leads to no file: a failed record, not a job
 
 
-def output_name(name: str, requested_format: str) -> tuple[str, str]:
-    """Output path (relative to OUT) and format for a source's relative name."""
+def output_name(name: str, requested_format: str, keep_extension: bool = False) -> tuple[str, str]:
+    """Output path (relative to OUT) and format for a source's relative name.
+
+    A new format replaces the extension (`a.gif` -> `a.png`), or with `keep_extension` is
+    appended to it (`a.gif` -> `a.gif.png`), so that `a.gif` and `a.bmp` cannot clash.
+    """
     path = PurePosixPath(name)
-    suffix = path.suffix.lower()
-    own_format = FORMAT_OF_EXTENSION.get(suffix)
-    if requested_format == "keep":
-        if own_format:
-            return name, own_format
-        return str(path.with_suffix(".png")), "png"
-    if own_format == requested_format:
-        return name, requested_format
-    return str(path.with_suffix(EXTENSIONS[requested_format])), requested_format
+    own_format = FORMAT_OF_EXTENSION.get(path.suffix.lower())
+    fmt = requested_format if requested_format != "keep" else own_format or "png"
+    if own_format == fmt:
+        return name, fmt
+    if keep_extension:
+        return name + EXTENSIONS[fmt], fmt
+    return str(path.with_suffix(EXTENSIONS[fmt])), fmt
 
 
 def mask_name(name: str) -> str:
@@ -74,23 +83,25 @@ def mask_name(name: str) -> str:
 
 def make_plan(settings: Settings, previous: Mapping[str, dict | str] | None = None) -> Plan:
     """All images under the SRCs, split into to-do and up-to-date, or PlanError."""
-    out = settings.out.resolve()
+    out = _resolved(settings.out, "OUT")
     _check_not_inside_sources(settings, out)
     plan = Plan()
     found = _find(settings, plan)
     owners: dict[str, str] = {}
+    clashes: dict[str, list[str]] = {}  # output -> every input that would write it
     for item in found:
         if not _selected(item.name, settings):
             continue
-        output, fmt = output_name(item.name, settings.format)
+        if item.error is not None:
+            plan.failed.append(Result(source=item.name, error=item.error))
+            continue
+        output, fmt = output_name(item.name, settings.format, settings.keep_extension)
         other = owners.get(output)
         if other == item.path:
             continue  # the same file given twice
         if other is not None:
-            raise PlanError(
-                f"{other!r} and {item.path!r} would both be written to {output!r}; "
-                "rename one, filter one out with --exclude, or choose another --format"
-            )
+            clashes.setdefault(output, [other]).append(item.path)
+            continue
         owners[output] = item.path
         job = Job(source=item.path, name=item.name, output=output, format=fmt)
         done = None if settings.force or previous is None else previous.get(item.name)
@@ -99,9 +110,28 @@ def make_plan(settings: Settings, previous: Mapping[str, dict | str] | None = No
             plan.skipped[item.name] = skipped
         else:
             plan.jobs.append(job)
+    if clashes:
+        raise PlanError(_describe_clashes(clashes))
     _check_outputs_outside_sources(settings, out, owners)
     _check_masks(settings, owners)
     return plan
+
+
+def _describe_clashes(clashes: dict[str, list[str]]) -> str:
+    """Every clash (the first CLASHES_SHOWN by name, the rest counted) and the ways out."""
+    count = len(clashes)
+    lines = [
+        f"{count} output file{'s' if count > 1 else ''} would be written by more than one input:"
+    ]
+    for output, sources in list(clashes.items())[:CLASHES_SHOWN]:
+        lines.append(f"  {output!r} from " + " and ".join(repr(source) for source in sources))
+    if count > CLASHES_SHOWN:
+        lines.append(f"  and {count - CLASHES_SHOWN} more")
+    lines.append(
+        "rename or --exclude one of each, choose another --format, or pass --keep-extension "
+        "to keep the source extension in output names (a.gif -> a.gif.png)"
+    )
+    return "\n".join(lines)
 
 
 def _selected(name: str, settings: Settings) -> bool:
@@ -126,53 +156,98 @@ def _find(settings: Settings, plan: Plan) -> list[_Found]:
                         f"and would both be mirrored into OUT/{prefix}/"
                     )
             _walk(src, prefix, settings.follow_symlinks, found, plan)
-        elif src.exists():
-            if src.suffix.lower() in IMAGE_EXTENSIONS:
-                found.append(_Found(str(src), src.name))
-            else:
-                raise PlanError(f"{str(src)!r} is not an image file (by its extension)")
-        else:
+            continue
+        image = src.suffix.lower() in IMAGE_EXTENSIONS
+        problem = _link_target(str(src))[1] if src.is_symlink() else None
+        if problem is not None:
+            if not image:  # most likely a folder that is gone: nothing to do at all
+                raise PlanError(f"SRC {str(src)!r}: {problem}")
+            found.append(_Found(str(src), src.name, problem))
+        elif not src.exists():
             raise PlanError(f"SRC {str(src)!r} does not exist")
+        elif image:
+            found.append(_Found(str(src), src.name))
+        else:
+            raise PlanError(f"{str(src)!r} is not an image file (by its extension)")
     return found
 
 
 def _walk(root: Path, prefix: str, follow: bool, found: list[_Found], plan: Plan) -> None:
-    """Depth-first, sorted walk; dot-names skipped; links into folders followed only if asked."""
+    """Depth-first, sorted walk; dot-names skipped; links into folders followed only if asked.
+
+    A link that leads nowhere (dangling, or a loop of links) is found as a failed input when it
+    could have been one: when named like an image, or with `follow` (it may have been a
+    folder). A followed link back into a folder being walked is a loop, recorded as failed.
+    """
     visited: set[tuple[int, int]] = set()
-    stack = [(str(root), prefix)]
+    # Each folder with the folders above it (device and inode -> name), to recognise loops.
+    stack: list[tuple[str, str, dict]] = [(str(root), prefix, {})]
     while stack:
-        folder, relative = stack.pop()
+        folder, relative, above = stack.pop()
+        shown = f"{relative}/" if relative else "./"
         try:
             info = os.stat(folder)
             key = (info.st_dev, info.st_ino)
+            if key in above:
+                kind = "symbolic link loop" if os.path.islink(folder) else "folder loop"
+                plan.failed.append(
+                    Result(source=shown, error=f"{kind}: leads back to {above[key]}")
+                )
+                continue
             if key in visited:
-                continue  # a symbolic-link loop, or two links to one folder
+                continue  # a second link to a folder already walked
             visited.add(key)
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
         except OSError as error:
-            name = f"{relative}/" if relative else "./"
             reason = error.strerror or str(error)
-            plan.failed.append(Result(source=name, error=f"cannot list folder: {reason}"))
+            plan.failed.append(Result(source=shown, error=f"cannot list folder: {reason}"))
             continue
+        path_above = {**above, key: shown}
         subfolders = []
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             name = f"{relative}/{entry.name}" if relative else entry.name
+            image = os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
             try:
-                is_dir = entry.is_dir(follow_symlinks=follow)
+                is_link = entry.is_symlink()
+                is_dir = entry.is_dir(follow_symlinks=False)
             except OSError:
-                is_dir = False
+                is_link = is_dir = False
+            if is_link:
+                is_dir, problem = _link_target(entry.path)
+                if problem is not None:
+                    if image or follow:
+                        found.append(_Found(entry.path, name, problem))
+                    else:
+                        plan.ignored += 1
+                    continue
+                if is_dir and not follow:
+                    continue  # a link to a folder: not followed unless asked
             if is_dir:
-                subfolders.append((entry.path, name))
-            elif os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
-                if entry.is_symlink() and entry.is_dir(follow_symlinks=True):
-                    continue  # a link to a folder named like an image, not followed
+                subfolders.append((entry.path, name, path_above))
+            elif image:
                 found.append(_Found(entry.path, name))
             else:
                 plan.ignored += 1
         stack.extend(reversed(subfolders))
+
+
+def _link_target(path: str) -> tuple[bool, str | None]:
+    """For the symbolic link at `path`: (it leads to a folder, why it leads nowhere or None)."""
+    try:
+        return stat.S_ISDIR(os.stat(path).st_mode), None
+    except OSError as error:
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        if error.errno == errno.ELOOP:
+            return False, f"symbolic link loop (through {target})"
+        if error.errno in (errno.ENOENT, errno.ENOTDIR):
+            return False, f"dangling symbolic link to {target}"
+        return False, f"cannot follow symbolic link to {target}: {error.strerror or error}"
 
 
 def _up_to_date(job: Job, done: dict | str, settings: Settings) -> str | None:
@@ -243,12 +318,23 @@ def _check_masks(settings: Settings, owners: dict[str, str]) -> None:
             )
 
 
+def _resolved(path: Path, what: str) -> Path:
+    """`path.resolve()`, or a usage error for a link loop (which resolve reports differently
+    from one Python version to the next)."""
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise PlanError(f"{what} {str(path)!r} is a symbolic link loop") from None
+    return path.resolve()
+
+
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
 def _check_not_inside_sources(settings: Settings, out: Path) -> None:
-    manifest = settings.manifest_path.resolve()
+    manifest = _resolved(settings.manifest_path, "the manifest")
     for src in settings.sources:
         if not src.is_dir():
             continue
@@ -259,14 +345,15 @@ def _check_not_inside_sources(settings: Settings, out: Path) -> None:
                 "written into the input (and read back as input on the next run)"
             )
         if _inside(manifest, root):
-            raise PlanError(f"the manifest {str(manifest)!r} would be written inside SRC {src!s}")
+            raise PlanError(
+                f"the manifest {str(manifest)!r} would be written inside SRC {str(src)!r}"
+            )
 
 
 def _check_outputs_outside_sources(settings: Settings, out: Path, owners: dict[str, str]) -> None:
     """With a SRC inside OUT, no output may land in that SRC (or on an input file)."""
     for src in settings.sources:
-        root = src.resolve()
-        if src.is_dir() and _inside(root, out):
+        if src.is_dir() and _inside(root := src.resolve(), out):
             inside = root.relative_to(out).as_posix() + "/"
             for output in owners:
                 if output.startswith(inside):
@@ -274,5 +361,5 @@ def _check_outputs_outside_sources(settings: Settings, out: Path, owners: dict[s
                         f"output {output!r} would be written inside SRC {str(src)!r}; "
                         "choose an OUT that does not contain the input"
                     )
-        elif src.is_file() and (out / src.name).resolve() == root:
+        elif src.is_file() and os.path.realpath(out / src.name) == os.path.realpath(src):
             raise PlanError(f"the output for {str(src)!r} would overwrite the input itself")

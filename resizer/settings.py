@@ -50,6 +50,7 @@ class Settings:
     backend: str = _output(DEFAULT_BACKEND)
     exact: bool = _output(False)
     format: str = _output("keep")
+    keep_extension: bool = _output(False)  # a.gif -> a.gif.png instead of a.png
     quality: int = _output(DEFAULT_QUALITY)
     pad_color: tuple[int, ...] | None = _output()
     max_pixels: int | None = _output(DEFAULT_MAX_PIXELS)

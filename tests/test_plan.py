@@ -18,6 +18,10 @@ def settings_for(sources, out, **options) -> Settings:
     return Settings(sources=sources, out=Path(out), sizing=Sizing("longer", length=32), **options)
 
 
+def visible(folder: Path) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if not name.startswith("."))
+
+
 def planned(settings: Settings) -> dict[str, str]:
     return {job.name: job.output for job in make_plan(settings).jobs}
 
@@ -93,8 +97,59 @@ def test_two_inputs_writing_one_output_is_a_usage_error(tmp_path, run_cli):
     result = run_cli("resize", tmp_path / "src", "-o", tmp_path / "out", "--scale", "0.5",
                      "--format", "webp", "--jobs", "1")  # fmt: skip
     assert result.exit_code == 2
-    assert "would both be written" in result.output
+    assert "1 output file would be written by more than one input" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_every_clash_is_named_up_to_ten_then_counted(tmp_path, run_cli):
+    src, out = tmp_path / "src", tmp_path / "out"
+    for index in range(13):
+        save_photo(src / f"foo{index:02d}.bmp", 8, 8)
+        save_photo(src / f"foo{index:02d}.gif", 8, 8)
+    save_photo(src / "alone.bmp", 8, 8)
+    result = run_cli("resize", src, "-o", out, "--scale", "0.5", "--format", "png")
+    assert result.exit_code == 2
+    message = result.stderr
+    assert "13 output files would be written by more than one input" in message
+    for index in range(10):
+        assert f"'foo{index:02d}.png' from '{src}/foo{index:02d}.bmp' and " in message
+    assert "foo10" not in message and "and 3 more" in message
+    assert "alone" not in message
+    assert "--keep-extension" in message
+    assert not out.exists()
+
+
+def test_keep_extension_gives_clashing_inputs_their_own_outputs(tmp_path, run_cli):
+    src, out = tmp_path / "src", tmp_path / "out"
+    save_photo(src / "foo.bmp", 30, 20)
+    save_photo(src / "foo.gif", 20, 30)
+    save_photo(src / "bar.png", 20, 20)
+    result = run_cli("resize", src, "-o", out, "--size", "10x10", "--format", "png",
+                     "--keep-extension", "--jobs", "1")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
+    assert {source: r["output"] for source, r in records.items()} == {
+        "bar.png": "bar.png",
+        "foo.bmp": "foo.bmp.png",
+        "foo.gif": "foo.gif.png",
+    }
+    assert (records["foo.bmp"]["width"], records["foo.gif"]["height"]) == (10, 10)
+    assert visible(out) == [
+        "bar.png", "foo.bmp.png", "foo.gif.png", "manifest.jsonl", "manifest.run.json"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "requested", "expected"),
+    [
+        ("a/b.gif", "keep", ("a/b.gif.png", "png")),
+        ("a/b.png", "jpeg", ("a/b.png.jpg", "jpeg")),
+        ("a/b.jpeg", "jpeg", ("a/b.jpeg", "jpeg")),
+        ("a/IMG.JPG", "keep", ("a/IMG.JPG", "jpeg")),
+    ],
+)
+def test_output_name_keeping_the_extension(name, requested, expected):
+    assert output_name(name, requested, keep_extension=True) == expected
 
 
 def test_out_inside_src_is_refused_before_anything_is_written(photo_tree, run_cli):
@@ -177,3 +232,95 @@ def test_a_folder_that_cannot_be_listed_is_a_failed_record(photo_tree, tmp_path,
     [failed] = plan.failed
     assert failed.source == "dogs/"
     assert "cannot list folder: Permission denied" in failed.error
+
+
+def failures(out: Path) -> dict[str, str]:
+    return {r["source"]: r["error"] for r in read_records(out / "manifest.jsonl") if r["error"]}
+
+
+@pytest.mark.parametrize("follow", [False, True], ids=["links-not-followed", "follow-symlinks"])
+def test_link_loops_and_dangling_links_are_failed_records(tmp_path, run_cli, follow):
+    src, out = tmp_path / "src", tmp_path / "out"
+    save_photo(src / "ok.jpg", 20, 20)
+    os.symlink("b.jpg", src / "a.jpg")
+    os.symlink("a.jpg", src / "b.jpg")
+    os.symlink("self.png", src / "self.png")
+    os.symlink("gone/missing.jpg", src / "dangling.jpg")
+    os.symlink("ok.jpg/x", src / "through-a-file.jpg")
+    flags = ["--follow-symlinks"] if follow else []
+    result = run_cli("resize", src, "-o", out, "--size", "10", "--jobs", "1", *flags)
+    assert result.exit_code == 1
+    assert failures(out) == {
+        "a.jpg": "symbolic link loop (through b.jpg)",
+        "b.jpg": "symbolic link loop (through a.jpg)",
+        "self.png": "symbolic link loop (through self.png)",
+        "dangling.jpg": "dangling symbolic link to gone/missing.jpg",
+        "through-a-file.jpg": "dangling symbolic link to ok.jpg/x",
+    }
+    assert "failed: a.jpg: symbolic link loop" in result.stderr
+    assert visible(out) == ["manifest.jsonl", "manifest.run.json", "ok.jpg"]
+
+
+def test_folder_link_loops(tmp_path, run_cli):
+    src, out = tmp_path / "src", tmp_path / "out"
+    save_photo(src / "sub" / "ok.jpg", 20, 20)
+    os.symlink("..", src / "sub" / "up")  # leads back to the SRC folder
+    os.symlink(".", src / "sub" / "here")  # leads back to its own folder
+    os.symlink("y", src / "x")  # links to each other: a loop that leads nowhere
+    os.symlink("x", src / "y")
+    not_followed = run_cli("resize", src, "-o", out, "--size", "10", "--jobs", "1")
+    assert not_followed.exit_code == 0, not_followed.output  # folder links are not walked
+    assert failures(out) == {}
+
+    followed = run_cli("resize", src, "-o", out, "--size", "10", "--follow-symlinks")
+    assert followed.exit_code == 1
+    assert failures(out) == {
+        "sub/up/": "symbolic link loop: leads back to ./",
+        "sub/here/": "symbolic link loop: leads back to sub/",
+        "x": "symbolic link loop (through y)",
+        "y": "symbolic link loop (through x)",
+    }
+    assert [r["source"] for r in read_records(out / "manifest.jsonl") if not r["error"]] == [
+        "sub/ok.jpg"
+    ]
+
+
+def test_broken_links_given_as_src(tmp_path, run_cli):
+    good = save_photo(tmp_path / "good.jpg", 20, 20)
+    os.symlink("loop.jpg", tmp_path / "loop.jpg")
+    os.symlink("nowhere.png", tmp_path / "dangling.png")
+    out = tmp_path / "out"
+    result = run_cli("resize", tmp_path / "loop.jpg", tmp_path / "dangling.png", good,
+                     "-o", out, "--size", "10", "--jobs", "1")  # fmt: skip
+    assert result.exit_code == 1
+    assert failures(out) == {
+        "loop.jpg": "symbolic link loop (through loop.jpg)",
+        "dangling.png": "dangling symbolic link to nowhere.png",
+    }
+    assert (out / "good.jpg").is_file()
+
+    os.symlink("/mnt/unplugged-disk", tmp_path / "photos")  # most likely a folder that is gone
+    refused = run_cli("resize", tmp_path / "photos", "-o", tmp_path / "o2", "--size", "10")
+    assert refused.exit_code == 2
+    assert "dangling symbolic link to /mnt/unplugged-disk" in refused.stderr
+    assert not (tmp_path / "o2").exists()
+
+
+def test_broken_links_obey_include_and_exclude(tmp_path):
+    src = tmp_path / "src"
+    save_photo(src / "ok.jpg", 20, 20)
+    os.symlink("nowhere.jpg", src / "dangling.jpg")
+    plan = make_plan(settings_for([src], tmp_path / "out", exclude=("dangling*",)))
+    assert plan.failed == []
+    assert [job.name for job in plan.jobs] == ["ok.jpg"]
+
+
+def test_out_or_manifest_that_is_a_link_loop_is_a_usage_error(photo_tree, tmp_path, run_cli):
+    os.symlink("loop", tmp_path / "loop")
+    for where in (
+        ["-o", tmp_path / "loop"],
+        ["-o", tmp_path / "o", "--manifest", tmp_path / "loop"],
+    ):
+        result = run_cli("resize", photo_tree, *where, "--size", "10")
+        assert result.exit_code == 2
+        assert "is a symbolic link loop" in result.stderr

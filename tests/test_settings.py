@@ -79,6 +79,7 @@ OUTPUT_CHANGES = {
     "backend": {"backend": "opencv"},
     "exact": {"exact": True},
     "format": {"format": "webp"},
+    "keep_extension": {"keep_extension": True},
     "quality": {"quality": 80},
     "pad_color": {"pad_color": (255, 255, 255)},
     "max_pixels": {"max_pixels": 1000},
