@@ -191,6 +191,25 @@ def compute(
     return Geometry(source=source, resized=resized, window=window)
 
 
+def over_pixel_limit(plan: Geometry, limit: int | None) -> str | None:
+    """Why this geometry needs an image larger than `limit` pixels, or None.
+
+    Checked per image before decoding (the sizes depend on each image's aspect), so a typo
+    such as `--size 100000x100000` fails at once instead of exhausting the memory of every
+    worker in turn. The resized image is checked first: fill and --crop allocate it whole
+    before keeping a part.
+    """
+    if limit is None:
+        return None
+    for what, (width, height) in (("resized image", plan.resized), ("output", plan.output)):
+        if width * height > limit:
+            return (
+                f"the {what} would be {width}x{height} = {width * height} pixels, over the "
+                f"limit of {limit} (--max-pixels)"
+            )
+    return None
+
+
 def shift(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
     left, top, right, bottom = box
     return left + dx, top + dy, right + dx, bottom + dy

@@ -66,6 +66,9 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         plan = geometry.compute(
             header.upright_size, settings.sizing, settings.mode, settings.crop, settings.upscale
         )
+        too_large = geometry.over_pixel_limit(plan, settings.max_pixels)
+        if too_large:
+            raise codecs.ImageError(f"{_target(settings)} is too large for this image: {too_large}")
         paired = None
         if settings.masks is not None:  # checked before the costly decode
             paired = masks.open_paired(
@@ -117,6 +120,14 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     result.bytes = len(data)
     result.sha256 = hashlib.sha256(data).hexdigest()
     _set_geometry(result, plan)
+
+
+def _target(settings: Settings) -> str:
+    """The options that set the size, as typed: the likely typo is among them."""
+    target = f"--{settings.sizing.describe()}"
+    if settings.crop is not None:
+        target += f" --crop {settings.crop[0]}x{settings.crop[1]}"
+    return target
 
 
 def _resize_kept_part(

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resizer.geometry import MODES, Sizing, box_in_stored, compute
+from resizer.geometry import MODES, Sizing, box_in_stored, compute, over_pixel_limit
 
 PROPERTY = settings(max_examples=200, deadline=None)
 
@@ -233,6 +233,26 @@ def test_unchanged_image_is_identity_and_record_lists_the_geometry():
         "crop_box": [0, 0, 224, 168],
         "pad_offset": [0, 28],
     }
+
+
+@pytest.mark.parametrize(
+    ("sizing", "mode", "crop", "message"),
+    [
+        (Sizing("size", width=40, height=40), "fit", None, None),  # 40x20 = 800
+        (Sizing("size", width=40, height=40), "fill", None, "resized image would be 80x40 = 3200"),
+        (Sizing("shorter", length=100), "fit", (10, 10), "resized image would be 200x100 = 20000"),
+        (Sizing("size", width=40, height=40), "pad", None, "output would be 40x40 = 1600"),
+        (Sizing("scale", factor=Fraction(1, 10)), "fit", (50, 50), "output would be 50x50 = 2500"),
+    ],
+)
+def test_pixel_limit_applies_to_the_resized_image_and_the_output(sizing, mode, crop, message):
+    geometry = compute((200, 100), sizing, mode, crop)
+    problem = over_pixel_limit(geometry, 1000)
+    if message is None:
+        assert problem is None
+    else:
+        assert message in problem and "over the limit of 1000 (--max-pixels)" in problem
+    assert over_pixel_limit(geometry, None) is None
 
 
 @pytest.mark.parametrize("source", [(0, 10), (10, 0), (-1, 5)])

@@ -4,7 +4,10 @@ failed records (never exceptions, never partial output)."""
 from __future__ import annotations
 
 import hashlib
+import resource
 import struct
+import subprocess
+import sys
 import zlib
 from functools import partial
 from pathlib import Path
@@ -317,3 +320,51 @@ def test_bad_files_in_one_run_with_good_ones(tmp_path, run_cli):
     written = {path.name for path in all_files(out) if path.suffix in (".jpg", ".png")}
     assert written == {"good.jpg", "good.png"}
     assert not [path for path in all_files(out) if ".resizer-tmp-" in path.name]
+
+
+def _limit_memory() -> None:
+    """Cap the address space, so that a regression fails here instead of exhausting the machine."""
+    resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+
+
+def test_a_target_over_the_pixel_limit_fails_each_image_before_decoding(tmp_path):
+    """A typo such as --size 100000x100000 must fail at once, per image, naming size and limit."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    Image.fromarray(photo_array(40, 30, seed=1)).save(src / "wide.jpg")
+    Image.fromarray(photo_array(30, 40, seed=2)).save(src / "tall.jpg")
+    # Its pixel data is cut off: failing on the size, not as truncated, shows nothing was decoded.
+    Image.fromarray(photo_array(200, 100, seed=3)).save(src / "cut.jpg", quality=90)
+    cut_in_half(src / "cut.jpg")
+    command = [sys.executable, "-m", "resizer", "resize", str(src), "-o", str(out),
+               "--size", "100000x100000", "--jobs", "1"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, preexec_fn=_limit_memory)
+    assert done.returncode == 1, done.stderr
+    errors = {r["source"]: r["error"] for r in read_records(out / "manifest.jsonl")}
+    limit = "pixels, over the limit of 89478485 (--max-pixels)"
+    assert errors == {
+        "wide.jpg": "--size 100000x100000 is too large for this image: "
+        f"the resized image would be 100000x75000 = 7500000000 {limit}",
+        "tall.jpg": "--size 100000x100000 is too large for this image: "
+        f"the resized image would be 75000x100000 = 7500000000 {limit}",
+        "cut.jpg": "--size 100000x100000 is too large for this image: "
+        f"the resized image would be 100000x50000 = 5000000000 {limit}",
+    }
+    assert "failed: wide.jpg: --size 100000x100000 is too large" in done.stderr
+    assert not list(out.glob("*.jpg"))
+
+
+def test_max_pixels_governs_outputs_too(tmp_path, run_cli):
+    src, out = tmp_path / "src", tmp_path / "out"
+    src.mkdir()
+    Image.fromarray(photo_array(40, 20, seed=4)).save(src / "small.png")  # 800 pixels
+    args = ("resize", src, "-o", out, "--jobs", "1", "--max-pixels", "1000")
+    result = run_cli(*args, "--size", "40x40", "--mode", "pad")  # resized 40x20, then padded
+    assert result.exit_code == 1
+    [record] = read_records(out / "manifest.jsonl")
+    assert record["error"] == (
+        "--size 40x40 is too large for this image: the output would be 40x40 = 1600 pixels, "
+        "over the limit of 1000 (--max-pixels)"
+    )
+    assert not (out / "small.png").exists()
+    assert run_cli(*args, "--size", "44x44").exit_code == 0  # 44x22 = 968 pixels
