@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -324,3 +325,33 @@ def test_out_or_manifest_that_is_a_link_loop_is_a_usage_error(photo_tree, tmp_pa
         result = run_cli("resize", photo_tree, *where, "--size", "10")
         assert result.exit_code == 2
         assert "is a symbolic link loop" in result.stderr
+
+
+@pytest.fixture
+def bind_mount():
+    """`bind_mount(folder, onto)`: a real folder loop without any link; unmounted afterwards."""
+    mounted = []
+
+    def mount(folder: Path, onto: Path) -> None:
+        onto.mkdir(parents=True)
+        done = subprocess.run(["mount", "--bind", str(folder), str(onto)], capture_output=True)
+        if done.returncode != 0:
+            pytest.skip(f"cannot bind-mount here: {done.stderr.decode().strip()}")
+        mounted.append(onto)
+
+    try:
+        yield mount
+    finally:
+        for onto in reversed(mounted):
+            subprocess.run(["umount", str(onto)], check=True)
+
+
+def test_a_folder_loop_without_links_is_a_failed_record(tmp_path, bind_mount):
+    src = tmp_path / "src"
+    save_photo(src / "ok.jpg", 20, 20)
+    bind_mount(src, src / "sub" / "again")  # src/sub/again shows src itself
+    plan = make_plan(settings_for([src], tmp_path / "out"))
+    assert [job.name for job in plan.jobs] == ["ok.jpg"]
+    assert [(r.source, r.error) for r in plan.failed] == [
+        ("sub/again/", "folder loop: leads back to ./")
+    ]
