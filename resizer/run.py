@@ -346,7 +346,12 @@ def _dispatch_to_pool(
                 for job in suspects:
                     if stop.is_set():
                         break
-                    yield run_isolated(job, settings, context)
+                    result = run_isolated(job, settings, context, stop)
+                    if result is None:  # abandoned by a second signal
+                        break
+                    yield result
+                if stop.is_set():
+                    break
                 pool = _new_pool(workers)
     finally:
         if stop.hard:
@@ -364,23 +369,41 @@ def _isolated_main(job: Job, settings: Settings, connection) -> None:
     connection.close()
 
 
-def run_isolated(job: Job, settings: Settings, context=None) -> Result:
-    """Process one image in a process of its own; a crash or hang fails only this image."""
+def run_isolated(
+    job: Job, settings: Settings, context=None, stop: _Stop | None = None
+) -> Result | None:
+    """Process one image in a process of its own; a crash or hang fails only this image.
+
+    Waits in short steps so that a second signal (`stop.hard`) abandons the image at once,
+    killing its process: then None.
+    """
     context = context or _context()
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(target=_isolated_main, args=(job, settings, sender), daemon=True)
     process.start()
     sender.close()
     result = None
+    deadline = time.monotonic() + settings.timeout + 30
+    abandoned = False
     try:
-        if receiver.poll(settings.timeout + 30):
+        while not receiver.poll(0.1):
+            if stop is not None and stop.hard:
+                abandoned = True
+                break
+            if time.monotonic() > deadline:
+                break
+        else:
             result = receiver.recv()
     except (EOFError, OSError):
         result = None
-    process.join(5)
+    finally:
+        receiver.close()
+    process.join(0 if abandoned else 5)
     if process.is_alive():
         process.kill()
         process.join()
+    if abandoned:
+        return None
     if result is not None:
         return result
     failed = Result(source=job.name, fingerprint=settings.fingerprint)

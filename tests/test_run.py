@@ -48,8 +48,10 @@ def temp_files(folder: Path) -> list[Path]:
     return [path for path in folder.rglob("*") if TEMP_MARK in path.name]
 
 
-def resizer_process(*args: str, env_poison: bool = True, **kwargs) -> subprocess.Popen:
-    env = dict(os.environ)
+def resizer_process(
+    *args: str, env_poison: bool = True, env_extra: dict | None = None, **kwargs
+) -> subprocess.Popen:
+    env = {**os.environ, **(env_extra or {})}
     if env_poison:
         env["PYTHONPATH"] = str(POISON) + os.pathsep + env.get("PYTHONPATH", "")
     return subprocess.Popen(
@@ -272,6 +274,60 @@ def test_a_signal_stops_cleanly_and_the_rerun_finishes(tmp_path, sig, code):
     stdout, stderr = rerun.communicate(timeout=120)
     summary = json.loads(stdout)["summary"]
     assert (summary["skipped"], summary["ok"]) == (len(done), 24 - len(done)), stderr
+
+
+def test_a_second_signal_abandons_an_image_being_retried_alone(tmp_path):
+    """After a worker crash the suspects are retried one at a time; a hung one must not hold
+    a second Ctrl-C until --timeout."""
+    src, out, log = tmp_path / "src", tmp_path / "out", tmp_path / "decodes.log"
+    src.mkdir()
+    (src / "0hang.png").write_bytes(poison_bytes("HANG"))
+    (src / "1crash.png").write_bytes(poison_bytes("LATESEGV"))  # breaks the pool after 1 s
+    # A third worker's result makes the pool look at every worker again: without one,
+    # Python 3.11's pool can miss a worker that died while the others hang.
+    save_photo(src / "2good.jpg", 48, 40)
+    process = resizer_process(
+        *resize_args(src, out, "--jobs", "3", "--timeout", "90"),
+        env_extra={"POISON_LOG": str(log)},
+        start_new_session=True,
+    )
+    try:
+        # Decoded once in the pool, then again alone: the run now waits on the retry.
+        _wait_for(lambda: log.exists() and log.read_text().count("HANG") >= 2, process)
+        hung = int([line for line in log.read_text().splitlines() if "HANG" in line][-1][5:])
+        process.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)  # not --timeout's 90 s
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert not _alive(hung)
+    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
+    assert records["2good.jpg"]["status"] == "ok"
+    assert records.get("0hang.png", {}).get("status") in (None, "pending")
+    assert temp_files(out) == []
+
+
+def _wait_for(condition, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"condition never met: {process.poll()=}")
+
+
+def _alive(pid: int) -> bool:
+    """Running, not a zombie waiting for its exited parent to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
 
 
 def test_sigkill_leaves_only_complete_files_and_the_rerun_skips_finished_work(tmp_path):

@@ -8,6 +8,10 @@ a file starting with b"POISON" followed by an action word and a newline.
     POISON HANG   the decoder never returns
     POISON KILL   the decoding process is killed (SIGKILL), as the kernel's OOM killer does
     POISON SLOW   the decoder takes 0.3 s, then yields a valid 16x16 grey image
+    POISON LATESEGV  the decoder takes 1 s, then its process dies of SIGSEGV
+
+With POISON_LOG set to a file name, each decode first appends "ACTION PID" to that file, so a
+test can tell which stage of a run is decoding what.
 """
 
 import os
@@ -25,6 +29,12 @@ class PoisonImageFile(ImageFile.ImageFile):
 
     def _open(self):
         action = self.fp.readline()[len(MAGIC) :].strip()
+        if os.environ.get("POISON_LOG"):
+            with open(os.environ["POISON_LOG"], "a") as log:
+                log.write(f"{action.decode()} {os.getpid()}\n")
+        if action == b"LATESEGV":
+            time.sleep(1)
+            action = b"SEGV"
         if action == b"SEGV":
             os.kill(os.getpid(), signal.SIGSEGV)
         elif action == b"KILL":
