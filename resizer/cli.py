@@ -17,6 +17,7 @@ from . import __version__
 from .geometry import MODES, Sizing
 from .names import escape
 from .plan import PlanError
+from .report import say, write_out
 from .run import BusyError, resize
 from .settings import (
     BACKENDS,
@@ -269,7 +270,7 @@ def resize_command(**options):
         sys.exit(0)
     if settings.json:
         document = {**outcome.run_record, "manifest": str(settings.manifest_path)}
-        click.echo(json.dumps(document, indent=2))
+        write_out(json.dumps(document, indent=2))
     report.print_summary()
     sys.exit(report.exit_code)
 
@@ -344,15 +345,15 @@ def _print_plan(outcome, settings: Settings) -> None:
             ],
             "ignored_files": plan.ignored,
         }
-        click.echo(json.dumps(document, indent=2))
+        write_out(json.dumps(document, indent=2))
         return
     for job in plan.jobs:
-        click.echo(escape(f"{job.name} -> {job.output}"))
+        if not write_out(escape(f"{job.name} -> {job.output}")):
+            break  # the reader has what it wanted (`| head`)
     if settings.verbosity >= 0:
-        click.echo(
-            f"resizer: dry run: {len(plan.jobs)} to do, {len(plan.skipped)} up to date, "
-            f"{len(plan.failed)} unusable (folders, links), {plan.ignored} non-image files ignored",
-            err=True,
+        say(
+            f"dry run: {len(plan.jobs)} to do, {len(plan.skipped)} up to date, "
+            f"{len(plan.failed)} unusable (folders, links), {plan.ignored} non-image files ignored"
         )
 
 

@@ -1,11 +1,18 @@
-"""The Report owns the counters, the per-file messages, the summary line and the exit code."""
+"""The Report owns the counters, the per-file messages, the summary line and the exit code.
+
+It also owns the two output streams: stdout carries only what was asked for (the --json
+document, the --dry-run plan), every diagnostic goes to stderr, and neither stream can stop a
+run: a reader that has gone away (`| head`) or a closed stream only ends that output.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import IO
 
 from .names import escape
 from .records import Result
@@ -105,4 +112,72 @@ class Report:
         if self.write is not None:
             self.write(f"resizer: {message}")
         else:
-            print(f"resizer: {message}", file=sys.stderr, flush=True)
+            say(message)
+
+
+class SafeStream:
+    """A text stream whose write errors end the output, never the run.
+
+    A reader that has gone (`resizer ... | head -1`) makes writes fail with EPIPE; the stream's
+    file descriptor is then pointed at /dev/null, so later writes, a progress bar and Python's
+    flush at exit all succeed silently and the exit code stays the run's. A missing stream
+    (started with `>&-` or `2>&-`, so Python has None) swallows everything.
+    """
+
+    def __init__(self, stream: IO[str] | None):
+        self._stream = stream
+        self.gone = stream is None
+
+    def write(self, text: str) -> int:
+        if not self.gone:
+            try:
+                self._stream.write(text)
+            except (OSError, ValueError):
+                self._detach()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.gone:
+            try:
+                self._stream.flush()
+            except (OSError, ValueError):
+                self._detach()
+
+    def isatty(self) -> bool:
+        return not self.gone and self._stream.isatty()
+
+    def fileno(self) -> int:
+        if self._stream is None:
+            raise OSError("no stream")
+        return self._stream.fileno()
+
+    def __getattr__(self, name: str):  # encoding and the like, for tqdm
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+    def _detach(self) -> None:
+        self.gone = True
+        try:
+            descriptor = self._stream.fileno()
+        except (OSError, ValueError, AttributeError):
+            return  # not a real file (a test runner's buffer): nothing will flush it at exit
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, descriptor)
+        os.close(null)
+
+
+def stderr() -> SafeStream:
+    return SafeStream(sys.stderr)
+
+
+def say(message: str) -> None:
+    """One diagnostic line on stderr."""
+    print(f"resizer: {message}", file=stderr(), flush=True)
+
+
+def write_out(text: str) -> bool:
+    """`text` and a newline on stdout; False if nobody reads stdout any more."""
+    stream = SafeStream(sys.stdout)
+    print(text, file=stream, flush=True)
+    return not stream.gone

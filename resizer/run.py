@@ -27,7 +27,7 @@ from .manifest import Journal, read_records_as_json, to_json, write_manifest, wr
 from .plan import Plan, make_plan
 from .prune import remove_stale_outputs
 from .records import Job, Result
-from .report import Report
+from .report import Report, SafeStream, say
 from .settings import Settings
 from .state import BusyError, journal_path, legacy_journal_path, locked, remove_legacy_state
 
@@ -192,7 +192,8 @@ def _dispatch_all(
     bar = _progress_bar(settings, plan)
     if bar is not None:
         bar.update(len(plan.skipped) + len(plan.failed))
-        report.write = bar.write
+        # tqdm.write prints to stdout unless told otherwise; stdout is for --json only.
+        report.write = lambda text: bar.write(text, file=bar.fp)
     try:
         with _signals_stop(stop, report):
             for result in dispatch(plan.jobs, settings, stop):
@@ -216,14 +217,15 @@ def _dispatch_all(
 
 
 def _progress_bar(settings: Settings, plan: Plan):
+    stream = SafeStream(sys.stderr)
     show = settings.progress
     if show is None:
-        show = sys.stderr.isatty()
+        show = stream.isatty()
     if not show or settings.verbosity < 0 or plan.total == 0:
         return None
     from tqdm import tqdm
 
-    return tqdm(total=plan.total, unit="img", file=sys.stderr, dynamic_ncols=True)
+    return tqdm(total=plan.total, unit="img", file=stream, dynamic_ncols=True)
 
 
 @contextmanager
@@ -256,9 +258,7 @@ def dispatch(jobs: list[Job], settings: Settings, stop: _Stop | None = None) -> 
         except (OSError, NotImplementedError, ImportError) as error:
             # No process pool here (e.g. no POSIX semaphores in some sandboxes): go on in this
             # process, without crash isolation or timeouts, rather than not at all.
-            print(
-                f"resizer: no worker processes ({error}); working in one process", file=sys.stderr
-            )
+            say(f"no worker processes ({error}); working in one process")
         else:
             yield from _dispatch_to_pool(pool, jobs, settings, min(workers, len(jobs)), stop)
             return

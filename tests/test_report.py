@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+
 from resizer.process import Result
-from resizer.report import Report
+from resizer.report import Report, SafeStream
 
 
 def result(status: str, error: str | None = None) -> Result:
@@ -63,3 +65,18 @@ def test_messages_go_through_the_progress_bar_writer_when_set():
     report = Report(write=lines.append)
     report.add(result("failed", "empty file"))
     assert lines == ["resizer: failed: cats/a.jpg: empty file"]
+
+
+def test_a_safe_stream_drops_writes_once_its_reader_has_gone():
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "w") as pipe:
+        stream = SafeStream(pipe)
+        stream.write("first line\n")
+        stream.flush()  # EPIPE: the descriptor now points at /dev/null
+        assert stream.gone
+        stream.write("more\n")
+        stream.flush()
+    missing = SafeStream(None)
+    assert missing.write("nothing") == len("nothing")
+    assert not missing.isatty()
