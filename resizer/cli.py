@@ -14,10 +14,11 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .faults import OutError
 from .geometry import MODES, Sizing
 from .names import escape
 from .plan import PlanError
-from .report import say, write_out
+from .report import EXIT_USAGE, say, write_out
 from .run import BusyError, resize
 from .settings import (
     BACKENDS,
@@ -264,6 +265,9 @@ def resize_command(**options):
         outcome = resize(settings)
     except (PlanError, BusyError) as error:
         raise click.UsageError(str(error)) from None
+    except OutError as error:  # not a mistyped option: one line, without the usage text
+        say(str(error))
+        sys.exit(EXIT_USAGE)
     report = outcome.report
     if settings.dry_run:
         _print_plan(outcome, settings)

@@ -8,21 +8,18 @@ already in memory rather than from reading the output back.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import os
 import time
 from pathlib import Path
 
-from . import codecs, geometry, masks
+from . import codecs, faults, geometry, masks
 from .backends import get_backend
 from .files import write_atomic
 from .plan import mask_name
 from .records import Job, Result
 from .settings import Settings
 
-# errno values that mean OUT itself is unusable: stop the run instead of failing every image.
-FATAL_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT}
 __all__ = ["Job", "Result", "process_image"]
 
 
@@ -35,9 +32,13 @@ def process_image(job: Job, settings: Settings) -> Result:
         result.status = "ok"
     except (codecs.ImageError, masks.MaskError) as error:
         result.error = str(error)
+    except _WriteFailed as failed:
+        result.error = faults.write_error(failed.error, failed.root, failed.relative, failed.what)
+        # Whether the output root itself is at fault (stop the run) is for the parent to probe.
+        size = failed.size if failed.error.errno in faults.SPACE_ERRNOS else 0
+        result.write_fault = (str(failed.root), size)
     except OSError as error:
-        result.error = _describe_os_error(error, job)
-        result.fatal = error.errno in FATAL_ERRNOS
+        result.error = _describe_read_error(error, job)
     except MemoryError:
         result.error = "out of memory while processing this image"
     except Exception as error:  # a decoder bug on a strange file must not stop the run
@@ -107,10 +108,18 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     after = os.stat(source)
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise codecs.ImageError("source changed while it was being read; run again")
-    write_atomic(settings.out / job.output, data)
+    try:
+        write_atomic(settings.out / job.output, data)
+    except OSError as error:
+        raise _WriteFailed(error, settings.out, job.output, len(data)) from error
     if paired is not None:
         result.mask_output = mask_name(job.output)
-        write_atomic(settings.masks_out / result.mask_output, mask_data)
+        try:
+            write_atomic(settings.masks_out / result.mask_output, mask_data)
+        except OSError as error:
+            raise _WriteFailed(
+                error, settings.masks_out, result.mask_output, len(mask_data), "mask "
+            ) from error
         result.mask_bytes = len(mask_data)
         result.mask_sha256 = hashlib.sha256(mask_data).hexdigest()
 
@@ -180,9 +189,24 @@ def pad_fill(mode: str, pad_color: tuple[int, ...] | None) -> tuple[int, ...]:
     return (red, green, blue, alpha) if has_alpha else (red, green, blue)
 
 
-def _describe_os_error(error: OSError, job: Job) -> str:
-    reason = error.strerror or str(error)
-    where = error.filename or job.source
-    if isinstance(error, FileNotFoundError) and str(where) == job.source:
+class _WriteFailed(Exception):
+    """Writing an output failed: an error of OUT's side, told apart from reading the source."""
+
+    def __init__(self, error: OSError, root: Path, relative: str, size: int, what: str = ""):
+        super().__init__(str(error))
+        self.error, self.root, self.relative, self.size, self.what = (
+            error,
+            root,
+            relative,
+            size,
+            what,
+        )
+
+
+def _describe_read_error(error: OSError, job: Job) -> str:
+    """The cause in words; the record already names the source, so no path (it may be absolute)."""
+    if isinstance(error, FileNotFoundError) and str(error.filename) == job.source:
         return "source vanished before it could be read"
-    return f"{reason}: {where}"
+    if error.errno is None:  # Pillow's errors about the content carry no errno
+        return f"cannot decode: {error}"
+    return f"cannot read the source: {faults.cause(error)}"

@@ -56,11 +56,14 @@ class Result:
     fingerprint: str | None = None
     run: str | None = None
     seconds: float | None = None
-    fatal: bool = field(default=False, repr=False)
+    # Set when an output could not be written: the output root (OUT or the masks folder) and
+    # how many bytes it must still take for the run to go on (0: a few KiB will do). The parent
+    # probes it; not part of the record.
+    write_fault: tuple[str, int] | None = field(default=None, repr=False)
 
     def record(self) -> dict:
-        """The manifest record: plain values, in column order (without `fatal`)."""
+        """The manifest record: plain values, in column order (without `write_fault`)."""
         return {name: getattr(self, name) for name in RECORD_FIELDS}
 
 
-RECORD_FIELDS = [name for name in Result.__dataclass_fields__ if name != "fatal"]
+RECORD_FIELDS = [name for name in Result.__dataclass_fields__ if name != "write_fault"]

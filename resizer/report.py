@@ -32,7 +32,8 @@ class Report:
     failed: int = 0
     ignored: int = 0
     removed: int = 0  # earlier outputs no source stands for any more
-    stopped_by: str | None = None  # signal name, "fail-fast" or a fatal OUT error
+    stopped_by: str | None = None  # signal name, "fail-fast" or a fault of OUT itself
+    save_error: str | None = None  # the manifest or run record could not be written
     started: float = field(default_factory=time.time)
     finished: float | None = None
     _clock: float = field(default_factory=time.perf_counter)
@@ -53,6 +54,11 @@ class Report:
         self.skipped += 1
         self._say(2, f"skipped (up to date): {source}")
 
+    def save_failed(self, message: str) -> None:
+        """The record of the run is lost or stale: said even with --quiet, and exit 1."""
+        self.save_error = self.save_error or message
+        self._say(-1, message)
+
     def finish(self) -> None:
         self.finished = time.time()
         self._elapsed = time.perf_counter() - self._clock
@@ -71,7 +77,7 @@ class Report:
     def exit_code(self) -> int:
         if self.stopped_by in EXIT_SIGNAL:
             return EXIT_SIGNAL[self.stopped_by]
-        return EXIT_FAILED if self.failed or self.stopped_by else EXIT_OK
+        return EXIT_FAILED if self.failed or self.stopped_by or self.save_error else EXIT_OK
 
     def summary_line(self) -> str:
         line = (
@@ -93,6 +99,7 @@ class Report:
             "elapsed_seconds": round(self.elapsed, 3),
             "images_per_second": round(self.images_per_second, 2),
             "stopped_by": self.stopped_by,
+            "manifest_error": self.save_error,
             "exit_code": self.exit_code,
         }
 

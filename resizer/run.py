@@ -21,7 +21,9 @@ from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
+from pathlib import Path
 
+from . import faults
 from .files import remove_stale_temps
 from .manifest import Journal, read_records_as_json, to_json, write_manifest, write_run_record
 from .plan import Plan, make_plan
@@ -68,18 +70,19 @@ def versions() -> dict:
 
 
 def resize(settings: Settings, report: Report | None = None) -> Outcome:
-    """The library call behind `resizer resize`. Raises PlanError/BusyError for usage errors."""
+    """The library call behind `resizer resize`. Raises PlanError/BusyError/OutError for usage
+    errors."""
     report = report or Report(verbosity=settings.verbosity)
     # Planned before anything is written, so usage errors leave no trace.
     previous = _previous(settings)
     plan = make_plan(settings, previous)
     report.found, report.ignored = plan.total, plan.ignored
+    faults.check_out(settings)
     if settings.dry_run:
         report.finish()
         return Outcome(report, plan)
 
     out = settings.out
-    out.mkdir(parents=True, exist_ok=True)
     with locked(out, settings.wait) as waited:
         if waited:  # the run we queued behind has changed OUT
             previous = _previous(settings)
@@ -106,10 +109,18 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
             report.finish()
             _record_pending(plan, records, previous, report.stopped_by, settings, run_id)
             report.removed = remove_stale_outputs(out, previous, records)
-            changed = write_manifest(
-                settings.manifest_path, (records[name] for name in sorted(records))
-            )
-            journal.close(remove=True)
+            try:
+                changed = write_manifest(
+                    settings.manifest_path, (records[name] for name in sorted(records))
+                )
+            except OSError as error:  # a full disk: say so, and keep the journal for next time
+                changed = False
+                report.save_failed(
+                    f"cannot write the manifest {str(settings.manifest_path)!r}: "
+                    f"{faults.cause(error)}; the finished work is kept in "
+                    f"{str(journal_path(out))!r} for the next run"
+                )
+            _close_journal(journal, remove=not report.save_error)
             remove_legacy_state(out)
         run_record = {
             "run": run_id,
@@ -121,13 +132,28 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
             "summary": report.summary(),
         }
         if changed:  # a no-op re-run leaves both manifest files as they were
-            write_run_record(settings.manifest_path, run_record)
+            try:
+                write_run_record(settings.manifest_path, run_record)
+            except OSError as error:
+                report.save_failed(
+                    f"cannot write the run record beside {str(settings.manifest_path)!r}: "
+                    f"{faults.cause(error)}"
+                )
+                run_record["summary"] = report.summary()  # for --json: the exit code changed
     return Outcome(report, plan, run_record)
 
 
 def new_run_id(started: float) -> str:
     """Sortable and unique enough to tell the runs on one OUT apart: UTC start and 4 hex digits."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-" + secrets.token_hex(2)
+
+
+def _close_journal(journal: Journal, remove: bool) -> None:
+    try:
+        journal.close(remove=remove)
+    except OSError:  # its last lines could not be flushed (a full disk): keep what is there
+        if remove:
+            journal.path.unlink(missing_ok=True)
 
 
 def _previous(settings: Settings) -> dict[str, str]:
@@ -194,19 +220,24 @@ def _dispatch_all(
         bar.update(len(plan.skipped) + len(plan.failed))
         # tqdm.write prints to stdout unless told otherwise; stdout is for --json only.
         report.write = lambda text: bar.write(text, file=bar.fp)
+    journaling = True
     try:
         with _signals_stop(stop, report):
             for result in dispatch(plan.jobs, settings, stop):
                 result.run = run_id
                 record = to_json(result.record())
-                journal.append(record)
                 records[result.source] = record
+                if journaling:
+                    try:
+                        journal.append(record)
+                    except OSError as error:  # OUT filled up under the parent's own feet
+                        journaling = False
+                        _stop_for_out(report, stop, error)
                 report.add(result)
                 if bar is not None:
                     bar.update(1)
-                if result.fatal and not stop.is_set():
-                    report.stopped_by = f"OUT is unusable ({result.error})"
-                    stop.set()
+                if result.write_fault is not None and not stop.is_set():
+                    _probe_root(result.write_fault, settings, report, stop)
                 if settings.fail_fast and result.status == "failed" and not stop.is_set():
                     report.stopped_by = "fail-fast"
                     stop.set()
@@ -214,6 +245,21 @@ def _dispatch_all(
         if bar is not None:
             bar.close()
             report.write = None
+
+
+def _probe_root(fault: tuple[str, int], settings: Settings, report: Report, stop: _Stop) -> None:
+    """A write failed: a fault of the output root itself (stop the run), or only of that
+    output's folder? A probe at the root as large as the failed write decides."""
+    root, size = Path(fault[0]), fault[1]
+    error = faults.probe(root, max(faults.PROBE_BYTES, size))
+    if error is not None:
+        _stop_for_out(report, stop, error, "OUT" if root == settings.out else "the masks folder")
+
+
+def _stop_for_out(report: Report, stop: _Stop, error: OSError, root: str = "OUT") -> None:
+    if not stop.is_set():
+        report.stopped_by = f"{root} cannot take writes: {faults.cause(error)}"
+        stop.set()
 
 
 def _progress_bar(settings: Settings, plan: Plan):

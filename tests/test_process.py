@@ -278,8 +278,18 @@ def test_bad_file_is_a_failed_result_with_no_output(tmp_path, backend, kind):
 
     assert result.status == "failed"
     assert cause in result.error.lower()
+    assert str(tmp_path) not in result.error  # the record names the source; no paths
     assert result.output is None and result.sha256 is None and result.bytes is None
     assert all_files(out) == []  # no output, no temporary file
+
+
+def test_a_source_that_cannot_be_read_is_failed_with_the_cause_in_words(tmp_path):
+    source = tmp_path / "folder.jpg"
+    source.mkdir()  # only a library call or a race gets here; the planner walks folders
+
+    result = run_job(source, tmp_path / "out")
+
+    assert result.error == "cannot read the source: it is a folder, not a file"
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -368,3 +378,13 @@ def test_max_pixels_governs_outputs_too(tmp_path, run_cli):
     )
     assert not (out / "small.png").exists()
     assert run_cli(*args, "--size", "44x44").exit_code == 0  # 44x22 = 968 pixels
+
+
+def test_a_decoder_error_without_an_errno_is_a_decode_error_without_a_path(tmp_path):
+    source = tmp_path / "header.jpg"
+    source.write_bytes(b"\xff\xd8\xff\xe0 only the start of a JPEG")  # Pillow: OSError, no errno
+
+    result = run_job(source, tmp_path / "out")
+
+    assert result.error.startswith("cannot decode: ")
+    assert str(tmp_path) not in result.error

@@ -67,6 +67,17 @@ def test_messages_go_through_the_progress_bar_writer_when_set():
     assert lines == ["resizer: failed: cats/a.jpg: empty file"]
 
 
+def test_a_record_that_could_not_be_saved_is_said_even_when_quiet_and_fails_the_run(capsys):
+    report = Report(verbosity=-1)
+    report.add(result("ok"))
+    report.save_failed("cannot write the manifest 'out/manifest.jsonl': the disk is full")
+    assert capsys.readouterr().err == (
+        "resizer: cannot write the manifest 'out/manifest.jsonl': the disk is full\n"
+    )
+    assert report.exit_code == 1
+    assert report.summary()["manifest_error"].startswith("cannot write the manifest")
+
+
 def test_a_safe_stream_drops_writes_once_its_reader_has_gone():
     read_end, write_end = os.pipe()
     os.close(read_end)

@@ -21,6 +21,7 @@ from conftest import photo_array, read_records, save_photo
 from PIL import Image
 
 import resizer.codecs
+import resizer.faults
 import resizer.run
 from resizer.files import TEMP_MARK
 from resizer.manifest import read_manifest
@@ -308,7 +309,7 @@ def test_a_second_signal_abandons_an_image_being_retried_alone(tmp_path):
     assert not _alive(hung)
     records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
     assert records["2good.jpg"]["status"] == "ok"
-    assert records.get("0hang.png", {}).get("status") in (None, "pending")
+    assert records["0hang.png"]["status"] == "pending"
     assert temp_files(out) == []
 
 
@@ -360,39 +361,50 @@ def _wait_for_progress(out: Path, process: subprocess.Popen) -> None:
     raise AssertionError(f"no progress: {process.poll()=}")
 
 
-def test_a_full_disk_stops_the_run_instead_of_failing_every_image(tmp_path, run_cli, monkeypatch):
+@pytest.mark.parametrize("out_takes_writes", [True, False])
+def test_a_write_error_stops_the_run_only_when_out_itself_cannot_take_writes(
+    tmp_path, run_cli, monkeypatch, out_takes_writes
+):
+    """The errno alone does not decide: after a failed write the parent probes OUT's root with
+    as many bytes as failed. (The same with real full and read-only mounts: test_faults.py.)"""
     src, out = tmp_path / "src", tmp_path / "out"
     _poisoned_tree(src, good=8)
-    writes = []
+    failed_sizes, probes = [], []
 
     def full_disk(path, data, fsync=False):
-        writes.append(path)
+        failed_sizes.append(len(data))
         raise OSError(errno.ENOSPC, "No space left on device", str(path))
 
+    real_probe = resizer.faults.probe
+
+    def probe(folder, size=resizer.faults.PROBE_BYTES):
+        if not failed_sizes:  # the check before any work
+            return real_probe(folder, size)
+        probes.append((folder, size))
+        if out_takes_writes:
+            return real_probe(folder, size)
+        return OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr("resizer.process.write_atomic", full_disk)
+    monkeypatch.setattr(resizer.faults, "probe", probe)
     result = run_cli(*resize_args(src, out, "--jobs", "1"))
     assert result.exit_code == 1
-    assert len(writes) == 1  # the first failure stopped the run
-    assert "stopped early: OUT is unusable (No space left on device" in result.stderr
-    [record, *rest] = read_records(out / "manifest.jsonl")
-    assert record["status"] == "failed"
-    assert "No space left on device" in record["error"]
-    assert len(rest) == 7
-    assert {r["status"] for r in rest} == {"pending"}
-    assert all("OUT is unusable (No space left on device" in r["error"] for r in rest)
-
-
-def test_a_read_only_out_is_reported_once(tmp_path, run_cli, monkeypatch):
-    src, out = tmp_path / "src", tmp_path / "out"
-    _poisoned_tree(src, good=3)
-
-    def read_only(path, data, fsync=False):
-        raise OSError(errno.EROFS, "Read-only file system", str(path))
-
-    monkeypatch.setattr("resizer.process.write_atomic", read_only)
-    result = run_cli(*resize_args(src, out, "--jobs", "1"))
-    assert result.exit_code == 1
-    assert result.stderr.count("Read-only file system") == 2  # the record and the stop reason
+    assert probes[0] == (out, max(resizer.faults.PROBE_BYTES, failed_sizes[0]))
+    records = read_records(out / "manifest.jsonl")
+    failed = [r for r in records if r["status"] == "failed"]
+    assert failed[0]["error"] == (
+        "cannot write good00.jpg: the disk is full (no space left on device)"
+    )
+    if out_takes_writes:  # a disk mounted below OUT is full, say: only these images fail
+        assert len(failed_sizes) == len(failed) == 8
+        assert "stopped early" not in result.stderr
+    else:
+        assert len(failed_sizes) == len(failed) == 1  # the first failure stopped the run
+        stop = "OUT cannot take writes: the disk is full (no space left on device)"
+        assert f"stopped early: {stop}" in result.stderr
+        pending = [r for r in records if r["status"] == "pending"]
+        assert len(pending) == 7
+        assert all(stop in r["error"] for r in pending)
 
 
 def test_a_source_that_vanishes_before_it_is_read_is_one_failed_record(
