@@ -19,8 +19,8 @@ from PIL import Image
 from resizer import faults
 from resizer.files import TEMP_MARK
 from resizer.manifest import read_manifest
-from resizer.run import BATCH_LIMIT
 from resizer.state import journal_path
+from resizer.workers import BATCH_LIMIT
 
 
 @pytest.fixture
