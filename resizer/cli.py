@@ -100,8 +100,9 @@ Examples:
   resizer resize data -o out --scale 0.5 --json > summary.json
 \b
 Exit status: 0 all images ok or up to date; 1 some image failed (the
-others were still processed); 2 usage error, nothing written; 130/143
-stopped by SIGINT/SIGTERM (finished work is kept in the manifest).
+others were still processed) or OUT filled up; 2 usage error or an OUT
+that cannot be written, nothing written; 130/143 stopped by
+SIGINT/SIGTERM (finished work is kept in the manifest).
 """
 
 
