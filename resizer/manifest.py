@@ -21,7 +21,7 @@ from .records import RECORD_FIELDS
 
 FIELDS = RECORD_FIELDS
 INTEGER_FIELDS = {
-    "src_width", "src_height", "orientation", "width", "height", "bytes",
+    "src_width", "src_height", "src_frames", "orientation", "width", "height", "bytes",
     "decode_scale", "src_bytes", "src_mtime_ns", "mask_bytes", "mask_src_bytes",
     "mask_src_mtime_ns",
 }  # fmt: skip

@@ -62,6 +62,7 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     try:
         result.src_format = header.format
         result.src_mode = header.mode
+        result.src_frames = header.frames
         result.orientation = header.orientation
         result.src_width, result.src_height = header.upright_size
         plan = geometry.compute(

@@ -15,7 +15,7 @@ class Job:
     source: str  # path as given/walked, used to open the file
     name: str  # source relative to its SRC root, POSIX, as the manifest shows it
     output: str  # output path relative to OUT, POSIX
-    format: str  # output format: jpeg | png | webp | tiff
+    format: str  # output format: jpeg | png | webp | tiff | bmp | gif
 
 
 @dataclass
@@ -35,6 +35,7 @@ class Result:
     src_width: int | None = None
     src_height: int | None = None
     src_mode: str | None = None
+    src_frames: int | None = None
     orientation: int | None = None
     width: int | None = None
     height: int | None = None
