@@ -168,7 +168,7 @@ def cli():
     type=click.Choice(FORMATS),
     default="keep",
     show_default=True,
-    help="Output format; keep writes JPEG/PNG/WebP/TIFF as they are, BMP and GIF as PNG.",
+    help="Output format; keep writes each image in its own format.",
 )
 @click.option(
     "--keep-extension",

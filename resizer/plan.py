@@ -22,7 +22,14 @@ from .records import RECORD_FIELDS, Job, Result
 from .settings import Settings
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
-EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "tiff": ".tif"}
+EXTENSIONS = {
+    "jpeg": ".jpg",
+    "png": ".png",
+    "webp": ".webp",
+    "tiff": ".tif",
+    "bmp": ".bmp",
+    "gif": ".gif",
+}
 FORMAT_OF_EXTENSION = {
     ".jpg": "jpeg",
     ".jpeg": "jpeg",
@@ -30,6 +37,8 @@ FORMAT_OF_EXTENSION = {
     ".webp": "webp",
     ".tif": "tiff",
     ".tiff": "tiff",
+    ".bmp": "bmp",
+    ".gif": "gif",
 }
 CLASHES_SHOWN = 10  # output-name clashes listed in the usage error; the rest are counted
 

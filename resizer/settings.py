@@ -17,7 +17,7 @@ from .geometry import Sizing
 
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "area")
 BACKENDS = ("pillow", "opencv")
-FORMATS = ("keep", "jpeg", "png", "webp", "tiff")
+FORMATS = ("keep", "jpeg", "png", "webp", "tiff", "bmp", "gif")
 DEFAULT_BACKEND = "pillow"
 DEFAULT_QUALITY = 90
 DEFAULT_TIMEOUT = 120.0  # seconds per image: generous, for a hung decoder only
@@ -25,7 +25,7 @@ DEFAULT_TIMEOUT = 120.0  # seconds per image: generous, for a hung decoder only
 # codecs switches Pillow's check off at import to apply this one from the header on both backends.
 DEFAULT_MAX_PIXELS = 1024 * 1024 * 1024 // 4 // 3
 # Bumped when a change to resizer itself changes output bytes, so old outputs are redone.
-OUTPUT_VERSION = 3
+OUTPUT_VERSION = 4
 
 
 def _output(default=None, **kwargs):

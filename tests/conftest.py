@@ -20,7 +20,14 @@ from resizer.settings import Settings
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
 # Output file extension for each encoder format.
-EXTENSIONS = {"jpeg": "jpg", "png": "png", "webp": "webp", "tiff": "tif"}
+EXTENSIONS = {
+    "jpeg": "jpg",
+    "png": "png",
+    "webp": "webp",
+    "tiff": "tif",
+    "bmp": "bmp",
+    "gif": "gif",
+}
 
 
 def photo_array(width: int, height: int, seed: int = 0, channels: int = 3) -> np.ndarray:

@@ -565,7 +565,9 @@ def test_format_conversion_round_trips(tmp_path, fmt):
     assert result.bytes == output.stat().st_size
 
 
-def test_format_keep_keeps_four_formats_and_turns_others_into_png(tmp_path, run_cli):
+def test_format_keep_keeps_every_format(tmp_path, run_cli):
+    """--format keep writes each image in its own format under its own name: BMP stays BMP and
+    GIF stays GIF (they used to become PNG)."""
     src = tmp_path / "src"
     src.mkdir()
     rgb = Image.fromarray(photo_array(80, 60, seed=10))
@@ -577,14 +579,19 @@ def test_format_keep_keeps_four_formats_and_turns_others_into_png(tmp_path, run_
     outcome = run_cli("resize", src, "-o", out, "--size", "40x40", "--jobs", "1")
 
     assert outcome.exit_code == 0, outcome.output
-    images = [path for path in out.iterdir() if path.suffix in (".jpg", ".png", ".webp", ".tif")]
+    images = [path for path in out.iterdir() if not path.name.startswith(("manifest", "."))]
     formats = {path.name: Image.open(path).format for path in images}
     assert formats == {
         "a.jpg": "JPEG",
         "b.png": "PNG",
         "c.webp": "WEBP",
         "d.tif": "TIFF",
-        "e.png": "PNG",
-        "f.png": "PNG",
+        "e.bmp": "BMP",
+        "f.gif": "GIF",
     }
-    assert Image.open(out / "f.png").mode == "RGB"  # the GIF's palette resized as colour
+    records = {record["source"]: record for record in conftest.read_records(out / "manifest.jsonl")}
+    assert records["e.bmp"]["format"] == "bmp" and records["e.bmp"]["mode"] == "RGB"
+    assert records["f.gif"]["format"] == "gif" and records["f.gif"]["mode"] == "P"
+    with Image.open(out / "e.bmp") as image:
+        expected = rgb.resize((40, 30), Image.Resampling.LANCZOS)
+        assert np.array_equal(np.asarray(image), np.asarray(expected))  # BMP is lossless

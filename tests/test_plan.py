@@ -78,8 +78,11 @@ def test_include_and_exclude_filter_relative_paths(photo_tree, tmp_path):
     [
         ("a/IMG.JPG", "keep", ("a/IMG.JPG", "jpeg")),
         ("a/b.tiff", "keep", ("a/b.tiff", "tiff")),
-        ("a/b.bmp", "keep", ("a/b.png", "png")),
-        ("a/b.gif", "keep", ("a/b.png", "png")),
+        ("a/b.bmp", "keep", ("a/b.bmp", "bmp")),
+        ("a/b.gif", "keep", ("a/b.gif", "gif")),
+        ("a/b.GIF", "png", ("a/b.png", "png")),
+        ("a/b.jpg", "gif", ("a/b.gif", "gif")),
+        ("a/b.png", "bmp", ("a/b.bmp", "bmp")),
         ("a/b.png", "jpeg", ("a/b.jpg", "jpeg")),
         ("a/b.jpeg", "jpeg", ("a/b.jpeg", "jpeg")),
         ("a/b.jpg", "webp", ("a/b.webp", "webp")),
