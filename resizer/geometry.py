@@ -191,17 +191,21 @@ def compute(
     return Geometry(source=source, resized=resized, window=window)
 
 
-def over_pixel_limit(plan: Geometry, limit: int | None) -> str | None:
+def over_pixel_limit(
+    plan: Geometry, limit: int | None, resized_whole: bool = True
+) -> str | None:
     """Why this geometry needs an image larger than `limit` pixels, or None.
 
     Checked per image before decoding (the sizes depend on each image's aspect), so a typo
     such as `--size 100000x100000` fails at once instead of exhausting the memory of every
-    worker in turn. The resized image is checked first: fill and --crop allocate it whole
-    before keeping a part.
+    worker in turn. The resized image is checked first where it is allocated whole before a
+    part is kept (`resized_whole`); a resize that builds only the kept part needs no more
+    than the output.
     """
     if limit is None:
         return None
-    for what, (width, height) in (("resized image", plan.resized), ("output", plan.output)):
+    sizes = [("resized image", plan.resized)] if resized_whole else []
+    for what, (width, height) in [*sizes, ("output", plan.output)]:
         if width * height > limit:
             return (
                 f"the {what} would be {width}x{height} = {width * height} pixels, over the "

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import time
 from pathlib import Path
 
@@ -20,6 +21,11 @@ from .plan import mask_name
 from .records import Job, Result
 from .settings import Settings
 
+OUT_OF_MEMORY = "out of memory while processing this image"
+# OpenCV's messages: "OpenCV(5.0.0) /build/path/alloc.cpp:73: error: (-4:Insufficient memory)
+# Failed to allocate 4278190080 bytes in function 'OutOfMemoryError'"
+OPENCV_MESSAGE = re.compile(r"error: \((-?\d+):([^)]*)\)\s*([^\n]*?)(?: in function .*)?$", re.S)
+OPENCV_NO_MEMORY = "-4"
 __all__ = ["Job", "Result", "process_image"]
 
 
@@ -40,10 +46,11 @@ def process_image(job: Job, settings: Settings) -> Result:
     except OSError as error:
         result.error = _describe_read_error(error, job)
     except MemoryError:
-        result.error = "out of memory while processing this image"
+        result.error = OUT_OF_MEMORY
     except Exception as error:  # a decoder bug on a strange file must not stop the run
-        result.error = f"{type(error).__name__}: {error}"
+        result.error = _describe_exception(error)
     if result.status != "ok":
+        result.error = _without_paths(result.error or "failed", job, settings)
         result.output = None
         result.width = result.height = result.bytes = result.sha256 = None
         result.mask_output = result.mask_bytes = result.mask_sha256 = None
@@ -68,9 +75,17 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         plan = geometry.compute(
             header.upright_size, settings.sizing, settings.mode, settings.crop, settings.upscale
         )
-        too_large = geometry.over_pixel_limit(plan, settings.max_pixels)
+        backend = get_backend(settings.backend)
+        # --exact and opencv build the whole resized image, and so do masks; pillow's default
+        # path builds only the part it keeps (all of it, unless cropped).
+        whole = settings.exact or not backend.resizes_kept_part or settings.masks is not None
+        whole = whole or plan.crop_box == (0, 0, *plan.resized)
+        too_large = geometry.over_pixel_limit(plan, settings.max_pixels, resized_whole=whole)
         if too_large:
-            raise codecs.ImageError(f"{_target(settings)} is too large for this image: {too_large}")
+            raise codecs.ImageError(
+                f"{_target(settings)} is too large for this image: {too_large}"
+                + _whole_resize_hint(plan, whole)
+            )
         paired = None
         if settings.masks is not None:  # checked before the costly decode
             paired = masks.open_paired(
@@ -87,7 +102,6 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         if pixels is not header.image:  # a new image (or a failure): release the file now
             header.image.close()
 
-    backend = get_backend(settings.backend)
     if settings.exact:
         pixels = backend.resize(pixels, plan.resized, settings.interpolation, exact=True)
         window = plan.window
@@ -168,6 +182,17 @@ def _resize_kept_part(
     )
 
 
+def _whole_resize_hint(plan: geometry.Geometry, whole: bool) -> str:
+    """Where only a part is kept, say why the whole resized image counted: --exact and the
+    opencv backend resize the whole image, then crop (that is what makes them bit-identical to
+    the one-call resize and to a crop of the whole); the pillow backend's default path builds
+    only the part it keeps. A narrow, tall source with --shorter shows it: 16x65280 becomes
+    256x1044480 of which 224x224 are kept."""
+    if not whole or plan.crop_box == (0, 0, *plan.resized):
+        return ""
+    return "; --exact and the opencv backend resize the whole image before cropping"
+
+
 def _set_geometry(result: Result, plan: geometry.Geometry) -> None:
     record = plan.as_record()
     result.resize = record["resize"]
@@ -211,3 +236,31 @@ def _describe_read_error(error: OSError, job: Job) -> str:
     if error.errno is None:  # Pillow's errors about the content carry no errno
         return f"cannot decode: {error}"
     return f"cannot read the source: {faults.cause(error)}"
+
+
+def _describe_exception(error: Exception) -> str:
+    """A library's exception in words: OpenCV's carry its build path and line, which say
+    nothing to a user, before the cause."""
+    text = str(error).strip()
+    if type(error).__module__.startswith("cv2"):
+        match = OPENCV_MESSAGE.search(text)
+        if match:
+            code, cause, detail = match.groups()
+            if code == OPENCV_NO_MEMORY:
+                return f"{OUT_OF_MEMORY} (OpenCV: {detail.strip() or cause})"
+            return f"OpenCV: {cause}" + (f": {detail.strip()}" if detail.strip() else "")
+    return f"{type(error).__name__}: {text}"
+
+
+def _without_paths(text: str, job: Job, settings: Settings) -> str:
+    """No absolute path reaches the manifest: a message that quotes the source or OUT (a
+    library's own message, say) names them as the manifest does."""
+    for path, name in (
+        (os.path.abspath(job.source), job.name),
+        (job.source, job.name),
+        (str(settings.out.resolve()), "OUT"),
+        (str(settings.out), "OUT"),
+    ):
+        if path and path not in (".", job.name):
+            text = text.replace(path, name)
+    return text

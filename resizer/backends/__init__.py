@@ -14,6 +14,8 @@ from ..codecs import Pixels
 
 class Backend(Protocol):
     name: str
+    # Without exact, whether only the `keep` box is ever built (else the whole resized image).
+    resizes_kept_part: bool
 
     def resize(
         self,

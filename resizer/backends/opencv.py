@@ -32,6 +32,8 @@ cv2.setNumThreads(1)
 
 class OpenCVBackend:
     name = "opencv"
+    # cv2.resize has no source box: a part resized alone would not match a crop of the whole.
+    resizes_kept_part = False
 
     def resize(
         self,

@@ -21,6 +21,7 @@ REDUCING_GAP = 3.0
 
 class PillowBackend:
     name = "pillow"
+    resizes_kept_part = True
 
     def resize(
         self,
