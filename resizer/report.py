@@ -43,7 +43,9 @@ class Report:
     def add(self, result: Result) -> None:
         if result.status == "ok":
             self.ok += 1
-            self._say(1, f"ok: {result.source} -> {result.output}")
+            frames = result.src_frames or 1
+            first = f" (first of {frames} frames)" if frames > 1 else ""
+            self._say(1, f"ok: {result.source} -> {result.output}{first}")
         elif result.status == "skipped":
             self.add_skipped(result.source)
         else:
