@@ -32,6 +32,9 @@ PREDICTOR, TILE_WIDTH, TILE_LENGTH, TILE_OFFSETS, TILE_COUNTS = 317, 322, 323, 3
 EXTRA_SAMPLES, SAMPLE_FORMAT = 338, 339
 SHORT, LONG = 3, 4
 ASSOCIATED_ALPHA = 1
+# Compressions whose libtiff codec applies the Predictor tag (LZW, deflate, LZMA, Zstandard);
+# with the others it is ignored.
+PREDICTED = {5, 8, 32946, 34925, 50000}
 
 
 def decode_deep_colour(header: Header) -> np.ndarray:
@@ -53,9 +56,28 @@ def _decode_png(data: bytes) -> np.ndarray:
     array = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if array is None or array.dtype != np.uint16 or array.ndim != 3:
         raise ImageError("cannot decode 16-bit colour image: the file is truncated or corrupt")
-    if array.shape[2] == 4:
-        return cv2.cvtColor(array, cv2.COLOR_BGRA2RGBA)
-    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+    order = cv2.COLOR_BGRA2RGBA if array.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    array = cv2.cvtColor(array, order)
+    _check_high_bytes(array, data)
+    return array
+
+
+def _check_high_bytes(array: np.ndarray, data: bytes) -> None:
+    """OpenCV's decode must agree with Pillow's 8-bit decode of the same file, which keeps each
+    sample's high byte: if the two readers disagree, the image fails rather than come out with
+    wrong pixels."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            preview = np.asarray(image)
+    except DECODER_ERRORS as error:
+        raise decoder_error(error) from None
+    channels = min(preview.shape[2], array.shape[2]) if preview.ndim == 3 else 0
+    if preview.shape[:2] != array.shape[:2] or not channels:
+        raise ImageError("16-bit colour decoders disagree on this file's layout")
+    high = (array[..., :channels] >> 8).astype(np.uint8)
+    if not np.array_equal(high, preview[..., :channels]):
+        raise ImageError("16-bit colour decoders disagree on this file's pixels")
 
 
 def _without_animation(png: bytes) -> bytes:
@@ -101,7 +123,7 @@ def _decode_tiff(data: bytes) -> np.ndarray:
         array = np.stack(planes, axis=2)
     else:
         array = planes[0].reshape(height, width, samples)
-        if tags.get(PREDICTOR, 1) == 2:
+        if tags.get(PREDICTOR, 1) == 2 and tags.get(COMPRESSION, 1) in PREDICTED:
             array = _undo_horizontal_differencing(array, tags)
     return _colour_channels(array, tags)
 
