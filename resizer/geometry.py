@@ -191,9 +191,7 @@ def compute(
     return Geometry(source=source, resized=resized, window=window)
 
 
-def over_pixel_limit(
-    plan: Geometry, limit: int | None, resized_whole: bool = True
-) -> str | None:
+def over_pixel_limit(plan: Geometry, limit: int | None, resized_whole: bool = True) -> str | None:
     """Why this geometry needs an image larger than `limit` pixels, or None.
 
     Checked per image before decoding (the sizes depend on each image's aspect), so a typo

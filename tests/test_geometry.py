@@ -516,3 +516,12 @@ def test_box_in_stored_picks_the_same_pixels_before_the_exif_turn(orientation):
         expected = np.asarray(upright.crop(box))
         actual = np.asarray(orient_image(stored.crop(mapped), orientation))
         assert np.array_equal(actual, expected), (orientation, box, mapped)
+
+
+def test_pixel_limit_skips_the_resized_image_when_only_the_kept_part_is_built():
+    """--shorter 100 --crop 10x10 on 200x100: the resized image (200x100) is over 1000 pixels,
+    but a resize that builds only the 10x10 it keeps needs no more than the output."""
+    geometry = compute((200, 100), Sizing("shorter", length=100), "fit", (10, 10))
+    assert over_pixel_limit(geometry, 1000, resized_whole=False) is None
+    assert "resized image" in over_pixel_limit(geometry, 1000, resized_whole=True)
+    assert "output would be 10x10" in over_pixel_limit(geometry, 99, resized_whole=False)

@@ -146,7 +146,8 @@ def test_keep_extension_gives_clashing_inputs_their_own_outputs(tmp_path, run_cl
 @pytest.mark.parametrize(
     ("name", "requested", "expected"),
     [
-        ("a/b.gif", "keep", ("a/b.gif.png", "png")),
+        ("a/b.gif", "keep", ("a/b.gif", "gif")),  # keep keeps GIF: nothing to append
+        ("a/b.gif", "png", ("a/b.gif.png", "png")),
         ("a/b.png", "jpeg", ("a/b.png.jpg", "jpeg")),
         ("a/b.jpeg", "jpeg", ("a/b.jpeg", "jpeg")),
         ("a/IMG.JPG", "keep", ("a/IMG.JPG", "jpeg")),
