@@ -137,7 +137,7 @@ def test_a_source_that_cannot_be_read_is_named_in_words(tmp_path, monkeypatch):
     monkeypatch.setattr("resizer.process.codecs.probe", refuse)
     result = run_job(source, tmp_path / "out")
 
-    assert result.error == "Permission denied while reading the source"
+    assert result.error == "cannot read the source: permission denied"
 
 
 def test_an_output_that_cannot_be_written_is_named_relative_to_out(tmp_path, monkeypatch):
@@ -150,7 +150,7 @@ def test_an_output_that_cannot_be_written_is_named_relative_to_out(tmp_path, mon
     monkeypatch.setattr("resizer.process.write_atomic", refuse)
     result = run_job(source, out)
 
-    assert result.error == "Permission denied while writing a.png"
+    assert result.error == "cannot write a.png: permission denied"
 
 
 def test_a_library_message_quoting_the_source_path_is_made_relative(tmp_path, monkeypatch):
