@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 MODES = ("fit", "fill", "pad", "stretch")
+# How a scaled side becomes whole pixels: half-up is resizer's own rule; floor is torchvision's
+# (`Resize(int)` computes the longer side as `int(size * long / short)`).
+ROUNDINGS = ("half-up", "floor")
 
 
 @dataclass(frozen=True)
@@ -92,13 +95,23 @@ class Geometry:
 
 
 def round_half_up(value: Fraction) -> int:
-    """floor(value + 1/2), never below 1: the rule for every scaled side."""
+    """floor(value + 1/2), never below 1: the default rule for every scaled side."""
     return max(1, math.floor(value + Fraction(1, 2)))
 
 
-def scaled(size: tuple[int, int], ratio: Fraction) -> tuple[int, int]:
+def round_side(value: Fraction, rounding: str = "half-up") -> int:
+    """A scaled side in whole pixels, never below 1. Exact fractions, so floor truncates
+    exactly where torchvision's float `int(size * long / short)` does for any real image size."""
+    if rounding == "floor":
+        return max(1, math.floor(value))
+    if rounding == "half-up":
+        return round_half_up(value)
+    raise ValueError(f"unknown rounding {rounding!r}")
+
+
+def scaled(size: tuple[int, int], ratio: Fraction, rounding: str = "half-up") -> tuple[int, int]:
     width, height = size
-    return round_half_up(width * ratio), round_half_up(height * ratio)
+    return round_side(width * ratio, rounding), round_side(height * ratio, rounding)
 
 
 def _ratio(source: tuple[int, int], sizing: Sizing, mode: str) -> Fraction | None:
@@ -147,6 +160,7 @@ def compute(
     mode: str = "fit",
     crop: tuple[int, int] | None = None,
     upscale: bool = True,
+    rounding: str = "half-up",
 ) -> Geometry:
     """Geometry for an upright source of `source` = (width, height) pixels.
 
@@ -154,11 +168,14 @@ def compute(
     centre-cropped to WxH.  pad: fit, then centred on a WxH canvas.  stretch: exactly WxH.
     `crop` then centre-crops the result (padding where the result is smaller, like
     torchvision's CenterCrop). With `upscale=False` an image that would grow keeps its own size.
+    `rounding` turns scaled sides into pixels: "half-up" (default) or "floor" (torchvision).
     """
     if source[0] < 1 or source[1] < 1:
         raise ValueError(f"image size must be positive, got {source[0]}x{source[1]}")
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}")
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"unknown rounding {rounding!r}")
     ratio = _ratio(source, sizing, mode)
     if ratio is None:
         resized = (sizing.width, sizing.height)
@@ -167,7 +184,7 @@ def compute(
     else:
         if not upscale and ratio > 1:
             ratio = Fraction(1)
-        resized = scaled(source, ratio)
+        resized = scaled(source, ratio, rounding)
 
     window = (0, 0, *resized)
     if sizing.has_box and mode == "fill":
