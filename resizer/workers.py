@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 
+from . import processes
 from .files import remove_stale_temps
 from .records import Job, Result
 from .report import say
@@ -75,11 +76,8 @@ def _process_image(job: Job, settings: Settings) -> Result:
 
 
 def _context():
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    context = multiprocessing.get_context(method)
-    if method == "forkserver":
-        context.set_forkserver_preload(["resizer.process"])
-    return context
+    # Workers that never re-run the caller's main script (see processes.py).
+    return processes.context()
 
 
 def _worker_init() -> None:
