@@ -72,9 +72,7 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         result.src_frames = header.frames
         result.orientation = header.orientation
         result.src_width, result.src_height = header.upright_size
-        plan = geometry.compute(
-            header.upright_size, settings.sizing, settings.mode, settings.crop, settings.upscale
-        )
+        plan = plan_geometry(header.upright_size, settings)
         backend = get_backend(settings.backend)
         # --exact and opencv build the whole resized image, and so do masks; pillow's default
         # path builds only the part it keeps (all of it, unless cropped).
@@ -96,24 +94,29 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         shrink = not settings.exact and settings.interpolation != "nearest"
         if shrink and codecs.shrink_on_load(header, plan.resized):
             result.decode_scale = header.decode_scale
-        # Without --exact, resize while still stored sideways and turn only the small result.
-        pixels, icc = codecs.decode(header, orient=settings.exact)
+        # Left as stored: transform() turns it upright where that is cheapest.
+        pixels, icc = codecs.decode(header, orient=False)
     finally:
         if pixels is not header.image:  # a new image (or a failure): release the file now
             header.image.close()
 
-    if settings.exact:
-        pixels = backend.resize(pixels, plan.resized, settings.interpolation, exact=True)
-        window = plan.window
-    else:
-        pending = 1 if header.decodes_upright else header.orientation
-        pixels = _resize_kept_part(pixels, plan, header, pending, backend, settings)
-        pixels = codecs.orient_image(pixels, pending)
-        left, top, _, _ = plan.crop_box
-        window = geometry.shift(plan.window, -left, -top)
-    if window != (0, 0, *codecs.size_of(pixels)):
-        fill = pad_fill(codecs.mode_of(pixels), settings.pad_color)
-        pixels = backend.window(pixels, window, fill)
+    extent = None
+    if not header.decodes_upright and header.decode_scale > 1:
+        # A DCT-scaled decode covers the source at 1/scale, its last row and column only
+        # partly (the decoder rounds sizes up): the backend is told the exact extent.
+        scale = header.decode_scale
+        extent = (header.stored_size[0] / scale, header.stored_size[1] / scale)
+    pending = 1 if header.decodes_upright else header.orientation
+    pixels = transform(
+        pixels,
+        plan,
+        pending,
+        backend=settings.backend,
+        interpolation=settings.interpolation,
+        exact=settings.exact,
+        pad_color=settings.pad_color,
+        extent=extent,
+    )
     data, mode = codecs.encode(pixels, job.format, settings.quality, icc, settings.pad_color)
     if paired is not None:
         mask_data = masks.render(
@@ -154,32 +157,55 @@ def _target(settings: Settings) -> str:
     return target
 
 
-def _resize_kept_part(
+def plan_geometry(upright_size: tuple[int, int], settings: Settings) -> geometry.Geometry:
+    return geometry.compute(
+        upright_size,
+        settings.sizing,
+        settings.mode,
+        settings.crop,
+        settings.upscale,
+        settings.rounding,
+    )
+
+
+def transform(
     pixels: codecs.Pixels,
     plan: geometry.Geometry,
-    header: codecs.Header,
     pending: int,
-    backend,
-    settings: Settings,
+    *,
+    backend: str,
+    interpolation: str,
+    exact: bool,
+    pad_color: tuple[int, ...] | None,
+    extent: tuple[float, float] | None = None,
 ) -> codecs.Pixels:
-    """Resize in stored orientation (before the EXIF turn) and keep only the crop box.
+    """Decoded pixels (mode-normalised, EXIF orientation `pending` not yet applied) to the
+    output pixels of `plan`. The one path from pixels to pixels, for the batch job and for
+    `resizer.resize_image`, so both give the same output for the same image.
 
-    A DCT-scaled decode covers the source at 1/scale, its last row and column only partly
-    (the decoder rounds sizes up), so the backend is told the exact extent: this keeps the
-    output aligned to a small fraction of a pixel with a full decode.
+    --exact resizes the upright image, as the one-call resize it reproduces does. Otherwise the
+    image is resized while still stored sideways and only the kept crop box, and only the small
+    result is turned upright, which is cheaper. `extent` is the (width, height) the pixels really
+    cover when a shrink-on-load decode rounded its last row and column up.
     """
-    if header.decodes_upright:
-        extent = codecs.size_of(pixels)
+    resizer = get_backend(backend)
+    if exact:
+        pixels = codecs.orient_image(pixels, pending)
+        pixels = resizer.resize(pixels, plan.resized, interpolation, exact=True)
+        window = plan.window
     else:
-        scale = header.decode_scale
-        extent = (header.stored_size[0] / scale, header.stored_size[1] / scale)
-    keep = geometry.box_in_stored(plan.crop_box, plan.resized, pending)
-    size = plan.resized
-    if pending in (5, 6, 7, 8):
-        size = (size[1], size[0])
-    return backend.resize(
-        pixels, size, settings.interpolation, exact=False, extent=extent, keep=keep
-    )
+        keep = geometry.box_in_stored(plan.crop_box, plan.resized, pending)
+        size = plan.resized
+        if pending in (5, 6, 7, 8):
+            size = (size[1], size[0])
+        pixels = resizer.resize(pixels, size, interpolation, exact=False, extent=extent, keep=keep)
+        pixels = codecs.orient_image(pixels, pending)
+        left, top, _, _ = plan.crop_box
+        window = geometry.shift(plan.window, -left, -top)
+    if window != (0, 0, *codecs.size_of(pixels)):
+        fill = pad_fill(codecs.mode_of(pixels), pad_color)
+        pixels = resizer.window(pixels, window, fill)
+    return pixels
 
 
 def _whole_resize_hint(plan: geometry.Geometry, whole: bool) -> str:

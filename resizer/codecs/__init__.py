@@ -24,7 +24,7 @@ os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(1 << 40))
 Image.MAX_IMAGE_PIXELS = None
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
-from .decode import decode  # noqa: E402  (after the settings above)
+from .decode import decode, normal_mode  # noqa: E402  (after the settings above)
 from .encode import encode, flatten, written_mode  # noqa: E402
 from .pixels import (  # noqa: E402
     UPRIGHT,
@@ -36,7 +36,7 @@ from .pixels import (  # noqa: E402
     orient_image,
     size_of,
 )
-from .probe import Header, probe, shrink_on_load  # noqa: E402
+from .probe import Header, exif_orientation, probe, shrink_on_load  # noqa: E402
 
 __all__ = [
     "UPRIGHT",
@@ -45,9 +45,11 @@ __all__ = [
     "Pixels",
     "decode",
     "encode",
+    "exif_orientation",
     "flatten",
     "grey16_image",
     "mode_of",
+    "normal_mode",
     "orient_array",
     "orient_image",
     "probe",

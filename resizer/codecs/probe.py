@@ -108,7 +108,7 @@ def _read_header(image: Image.Image, max_pixels: int | None) -> Header:
         # Pillow may find a PNG's EXIF only after the image data: decode first, and let a
         # decoding error surface here rather than be swallowed inside getexif().
         load(image)
-    orientation = _orientation(image)
+    orientation = exif_orientation(image)
     stored_size = (width, height)
     if image.format == "TIFF":
         # Pillow's TIFF reader applies the orientation itself when it loads, and (since
@@ -163,7 +163,7 @@ def rawmode_of(image: Image.Image) -> str:
     return rawmode if isinstance(rawmode, str) else ""
 
 
-def _orientation(image: Image.Image) -> int:
+def exif_orientation(image: Image.Image) -> int:
     try:
         value = image.getexif().get(ORIENTATION_TAG, 1)
     except Exception:  # a malformed EXIF block is no reason to lose the image
