@@ -1,25 +1,28 @@
-"""Command line: parse options into one Settings, make one library call, print, exit.
+"""Command line: parse options, make one library call, print, exit.
 
-No image logic lives here; see run.resize for what a run does.
+No image logic and no validation live here: the options the user gave go to the library as
+typed (resizer.options), which validates them for the command and the Python API alike; its
+errors become usage errors (exit 2). See run.resize for what a run does.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from . import __version__
+from .api import run
 from .faults import OutError
-from .geometry import MODES, Sizing
+from .geometry import MODES, ROUNDINGS
 from .names import escape
+from .options import RECIPES, make_settings
 from .plan import PlanError
 from .report import EXIT_USAGE, say, write_out
-from .run import BusyError, resize
+from .run import BusyError
 from .settings import (
     BACKENDS,
     DEFAULT_BACKEND,
@@ -28,65 +31,14 @@ from .settings import (
     DEFAULT_TIMEOUT,
     FORMATS,
     INTERPOLATIONS,
+    MASK_RESAMPLINGS,
+    OptionError,
     Settings,
 )
 
-SIZE_PATTERN = re.compile(r"^\s*(\d+)?\s*(?:[x×X]\s*(\d+))?\s*$")
 
-
-class SizeType(click.ParamType):
-    """WxH, W (width only) or xH (height only); with `box=True` both sides are required."""
-
-    name = "WxH"
-
-    def __init__(self, box: bool = False):
-        self.box = box
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        match = SIZE_PATTERN.match(str(value))
-        width, height = (match.group(1), match.group(2)) if match else (None, None)
-        if not match or (width is None and height is None):
-            self.fail(f"{value!r} is not a size: use WxH (224x224), W (640) or xH (x480)")
-        if self.box and (width is None or height is None):
-            self.fail(f"{value!r} needs both sides, e.g. 224x224")
-        width = int(width) if width is not None else None
-        height = int(height) if height is not None else None
-        if width == 0 or height == 0:
-            self.fail(f"{value!r}: sides must be at least 1 pixel")
-        return width, height
-
-
-class ColorType(click.ParamType):
-    """Any colour Pillow understands: black, white, #ff8800, #00000000, rgb(1,2,3)."""
-
-    name = "COLOR"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, tuple):
-            return value
-        from PIL import ImageColor
-
-        try:
-            return tuple(ImageColor.getrgb(value))
-        except ValueError:
-            self.fail(f"{value!r} is not a colour: try a name (white), #rrggbb or #rrggbbaa")
-
-
-class PositiveFraction(click.ParamType):
-    name = "FACTOR"
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, Fraction):
-            return value
-        try:
-            factor = Fraction(str(value))
-        except (ValueError, ZeroDivisionError):
-            self.fail(f"{value!r} is not a number")
-        if factor <= 0:
-            self.fail(f"{value!r} must be greater than 0")
-        return factor
+def _choices(values) -> str:
+    return "[" + "|".join(values) + "]"
 
 
 EPILOG = """\b
@@ -95,7 +47,8 @@ Sizes are WIDTHxHEIGHT (torchvision and Keras take height, width).
 Examples:
   resizer resize photos -o small --size 512x512           # fit inside 512x512
   resizer resize train -o train224 --size 224x224 --mode fill
-  resizer resize val -o val224 --shorter 256 --crop 224x224   # ImageNet eval
+  resizer resize val -o val224 --recipe torchvision-eval  # ImageNet eval
+  resizer resize photo.jpg -o small.jpg --longer 512      # one file
   resizer resize a.jpg b.png -o thumbs --longer 128 --format webp
   resizer resize data -o out --scale 0.5 --json > summary.json
 \b
@@ -121,21 +74,29 @@ def cli():
     "--output",
     "out",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder; the folder tree of SRC is mirrored into it.",
+    type=click.Path(path_type=Path),
+    help="Output folder; the folder tree of SRC is mirrored into it. With one SRC file, a "
+    "name ending in .jpg, .png, .webp or .tif is the output file itself.",
 )
-@click.option("--size", type=SizeType(), help="Target WxH, or W (width only), or xH (height only).")
-@click.option("--shorter", type=click.IntRange(min=1), help="Scale so the shorter side is N.")
-@click.option("--longer", type=click.IntRange(min=1), help="Scale so the longer side is N.")
-@click.option("--scale", type=PositiveFraction(), help="Scale both sides by a factor, e.g. 0.5.")
+@click.option("--size", metavar="WxH", help="Target WxH, or W (width only), or xH (height only).")
+@click.option("--shorter", type=int, metavar="N", help="Scale so the shorter side is N.")
+@click.option("--longer", type=int, metavar="N", help="Scale so the longer side is N.")
+@click.option("--scale", metavar="FACTOR", help="Scale both sides by a factor, e.g. 0.5.")
+@click.option(
+    "--recipe",
+    metavar=_choices(RECIPES),
+    help="A named set of options reproducing a training pipeline; options given explicitly "
+    "win. torchvision-eval = --shorter 256 --crop 224x224 --interpolation bilinear "
+    "--rounding floor --exact --backend pillow --format png.",
+)
 @click.option(
     "--mode",
-    type=click.Choice(MODES),
+    metavar=_choices(MODES),
     default="fit",
     show_default=True,
     help="With --size WxH: fit inside; fill and centre-crop; pad to WxH; stretch to WxH.",
 )
-@click.option("--crop", type=SizeType(box=True), help="After resizing, centre-crop to WxH.")
+@click.option("--crop", metavar="WxH", help="After resizing, centre-crop to WxH.")
 @click.option(
     "--upscale/--no-upscale",
     default=True,
@@ -143,15 +104,23 @@ def cli():
     help="With --no-upscale, images already inside the target keep their size.",
 )
 @click.option(
+    "--rounding",
+    metavar=_choices(ROUNDINGS),
+    default="half-up",
+    show_default=True,
+    help="How a scaled side becomes whole pixels; floor is torchvision's Resize(int).",
+)
+@click.option(
     "--interpolation",
-    type=click.Choice(INTERPOLATIONS),
+    metavar=_choices(INTERPOLATIONS),
     default="lanczos",
     show_default=True,
-    help="Resampling kernel; downscaling is antialiased on both backends.",
+    help="Resampling kernel; downscaling is antialiased on both backends. Also accepted: "
+    "linear, cubic, lanczos4 (OpenCV's names), box (Pillow's BOX = area).",
 )
 @click.option(
     "--backend",
-    type=click.Choice(BACKENDS),
+    metavar=_choices(BACKENDS),
     default=DEFAULT_BACKEND,
     show_default=True,
     help="Library whose kernels resize (match your training pipeline).",
@@ -164,11 +133,11 @@ def cli():
 )
 @click.option(
     "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
+    "format",
+    metavar=_choices(FORMATS),
     default="keep",
     show_default=True,
-    help="Output format; keep writes each image in its own format.",
+    help="Output format (jpg and tif accepted); keep writes each image in its own format.",
 )
 @click.option(
     "--keep-extension",
@@ -178,14 +147,14 @@ def cli():
 )
 @click.option(
     "--quality",
-    type=click.IntRange(1, 100),
+    type=int,
     default=DEFAULT_QUALITY,
     show_default=True,
     help="JPEG and WebP quality.",
 )
 @click.option(
     "--pad-color",
-    type=ColorType(),
+    metavar="COLOR",
     help="Padding (and JPEG alpha background) colour. [default: black; transparent with alpha]",
 )
 @click.option("--include", multiple=True, metavar="GLOB", help="Only relative paths matching.")
@@ -199,7 +168,7 @@ def cli():
 @click.option(
     "-j",
     "--jobs",
-    type=click.IntRange(min=1),
+    type=int,
     help="Worker processes. [default: all cores]",
 )
 @click.option(
@@ -214,14 +183,14 @@ def cli():
 @click.option("--force", is_flag=True, help="Redo every image, even those up to date.")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=float,
     default=DEFAULT_TIMEOUT,
     show_default=True,
     help="Seconds one image may take before it is failed (a hung decoder).",
 )
 @click.option(
     "--max-pixels",
-    type=click.IntRange(min=1),
+    type=int,
     default=DEFAULT_MAX_PIXELS,
     show_default=True,
     help="Fail images with more pixels (from the header), or whose resized image or output "
@@ -240,14 +209,14 @@ def cli():
 )
 @click.option(
     "--mask-pad",
-    type=click.IntRange(0, 65535),
+    type=int,
     default=0,
     show_default=True,
     help="Label value of padded mask pixels (background, or an ignore index such as 255).",
 )
 @click.option(
     "--mask-resampling",
-    type=click.Choice(("nearest", "majority")),
+    metavar=_choices(MASK_RESAMPLINGS),
     default="nearest",
     show_default=True,
     help="majority: a downscaled mask pixel takes the label covering most of it.",
@@ -257,91 +226,45 @@ def cli():
 def resize_command(**options):
     """Resize every image under SRC... into OUT, mirroring the folder tree.
 
-    Exactly one sizing option: --size, --shorter, --longer or --scale. Every
-    image found gets one record in the manifest (ok, skipped or failed).
-    Re-running with the same options skips images that are up to date.
+    Exactly one sizing option: --size, --shorter, --longer or --scale, or a
+    --recipe. Every image found gets one record in the manifest (ok, skipped
+    or failed). Re-running with the same options skips images that are up to
+    date.
     """
-    settings = settings_from_options(options)
+    as_json = options.pop("as_json")
     try:
-        outcome = resize(settings)
-    except (PlanError, BusyError) as error:
+        settings = settings_from_options(options)
+        outcome = run(settings)
+    except (OptionError, PlanError, BusyError) as error:
         raise click.UsageError(str(error)) from None
     except OutError as error:  # not a mistyped option: one line, without the usage text
         say(str(error))
         sys.exit(EXIT_USAGE)
-    report = outcome.report
     if settings.dry_run:
-        _print_plan(outcome, settings)
+        _print_plan(outcome, settings, as_json)
         sys.exit(0)
-    if settings.json:
+    if as_json:
         document = {**outcome.run_record, "manifest": str(settings.manifest_path)}
         write_out(json.dumps(document, indent=2))
-    report.print_summary()
-    sys.exit(report.exit_code)
+    outcome.report.print_summary()
+    sys.exit(outcome.exit_code)
 
 
 def settings_from_options(options: dict) -> Settings:
-    sizings = [name for name in ("size", "shorter", "longer", "scale") if options[name]]
-    if len(sizings) != 1:
-        given = ", ".join(f"--{name}" for name in sizings) or "none"
-        raise click.UsageError(
-            f"give exactly one of --size, --shorter, --longer, --scale (given: {given})"
-        )
-    if options["size"]:
-        width, height = options["size"]
-        sizing = Sizing("size", width=width, height=height)
-    elif options["scale"]:
-        sizing = Sizing("scale", factor=options["scale"])
-    else:
-        kind = sizings[0]
-        sizing = Sizing(kind, length=options[kind])
-    if options["mode"] != "fit" and not sizing.has_box:
-        raise click.UsageError(f"--mode {options['mode']} needs --size with both sides (WxH)")
-    crop = options["crop"]
-    if crop and options["mode"] == "fill" and (crop[0] > sizing.width or crop[1] > sizing.height):
-        raise click.UsageError(
-            "--crop larger than --size with --mode fill would bring back the pixels that fill "
-            "cut away; crop to at most the --size box, or use --mode pad"
-        )
-    verbosity = -1 if options["quiet"] else options["verbose"]
-    return Settings(
-        sources=tuple(options["sources"]),
-        out=options["out"],
-        sizing=sizing,
-        mode=options["mode"],
-        crop=options["crop"],
-        upscale=options["upscale"],
-        interpolation=options["interpolation"],
-        backend=options["backend"],
-        exact=options["exact"],
-        format=options["fmt"],
-        keep_extension=options["keep_extension"],
-        quality=options["quality"],
-        pad_color=options["pad_color"],
-        max_pixels=options["max_pixels"],
-        masks=options["masks"],
-        masks_output=options["masks_output"],
-        mask_pad=options["mask_pad"],
-        mask_resampling=options["mask_resampling"],
-        include=tuple(options["include"]),
-        exclude=tuple(options["exclude"]),
-        follow_symlinks=options["follow_symlinks"],
-        manifest=options["manifest"],
-        jobs=options["jobs"] or 0,  # 0: all cores, counted only if there is work
-        progress=options["progress"],
-        verbosity=verbosity,
-        dry_run=options["dry_run"],
-        fail_fast=options["fail_fast"],
-        force=options["force"],
-        timeout=options["timeout"],
-        wait=options["wait"],
-        json=options["as_json"],
-    )
+    """The options the user typed, and only those (a recipe fills in the rest), to the library."""
+    context = click.get_current_context()
+    given = {
+        name: value
+        for name, value in options.items()
+        if context.get_parameter_source(name) is not ParameterSource.DEFAULT
+    }
+    sources, out = given.pop("sources"), given.pop("out")
+    return make_settings(sources, out, **given)
 
 
-def _print_plan(outcome, settings: Settings) -> None:
+def _print_plan(outcome, settings: Settings, as_json: bool) -> None:
     plan = outcome.plan
-    if settings.json:
+    if as_json:
         document = {
             "to_do": [{"source": job.name, "output": job.output} for job in plan.jobs],
             "up_to_date": list(plan.skipped),

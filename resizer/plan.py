@@ -104,7 +104,10 @@ def make_plan(settings: Settings, previous: Mapping[str, dict | str] | None = No
         if item.error is not None:
             plan.failed.append(Result(source=item.name, error=item.error))
             continue
-        output, fmt = output_name(item.name, settings.format, settings.keep_extension)
+        if settings.output_name is not None:  # OUT names the one output file
+            output, fmt = settings.output_name, settings.format
+        else:
+            output, fmt = output_name(item.name, settings.format, settings.keep_extension)
         other = owners.get(output)
         if other == item.path:
             continue  # the same file given twice
@@ -370,5 +373,7 @@ def _check_outputs_outside_sources(settings: Settings, out: Path, owners: dict[s
                         f"output {output!r} would be written inside SRC {str(src)!r}; "
                         "choose an OUT that does not contain the input"
                     )
-        elif src.is_file() and os.path.realpath(out / src.name) == os.path.realpath(src):
+        elif src.is_file() and os.path.realpath(
+            out / (settings.output_name or src.name)
+        ) == os.path.realpath(src):
             raise PlanError(f"the output for {str(src)!r} would overwrite the input itself")

@@ -45,7 +45,7 @@ def test_resize_help_shows_examples_and_the_width_height_order(run_cli):
     assert result.exit_code == 0
     assert "Sizes are WIDTHxHEIGHT (torchvision and Keras take height, width)" in result.stdout
     assert "Examples:" in result.stdout
-    assert "resizer resize val -o val224 --shorter 256 --crop 224x224" in result.stdout
+    assert "resizer resize val -o val224 --recipe torchvision-eval" in result.stdout
     for option in ("--size", "--shorter", "--longer", "--scale", "--mode", "--crop", "--json"):
         assert option in result.stdout
     assert "Exit status:" in result.stdout
@@ -126,15 +126,24 @@ def test_crop_needs_both_sides(run_cli, one_photo, tmp_path):
         (("--size", "224", "--mode", "fill"), "--mode fill needs --size with both sides"),
         (("--size", "x224", "--mode", "pad"), "--mode pad needs --size with both sides"),
         (("--shorter", "256", "--mode", "stretch"), "--mode stretch needs --size"),
-        (("--size", "64", "--quality", "0"), "'--quality': 0 is not in the range"),
-        (("--size", "64", "--quality", "101"), "'--quality': 101 is not in the range"),
+        (
+            ("--size", "64", "--quality", "0"),
+            "--quality 0 is out of range: it must be from 1 to 100",
+        ),
+        (
+            ("--size", "64", "--quality", "101"),
+            "--quality 101 is out of range: it must be from 1 to 100",
+        ),
         (("--size", "64", "--pad-color", "notacolour"), "'notacolour' is not a colour"),
         (("--scale", "0"), "'0' must be greater than 0"),
         (("--scale", "-0.5"), "'-0.5' must be greater than 0"),
         (("--scale", "half"), "'half' is not a number"),
-        (("--shorter", "0"), "'--shorter'"),
-        (("--size", "64", "--mode", "cover"), "'--mode'"),
-        (("--size", "64", "--jobs", "0"), "'-j' / '--jobs'"),
+        (("--shorter", "0"), "--shorter 0 is out of range: it must be at least 1"),
+        (
+            ("--size", "64", "--mode", "cover"),
+            "--mode 'cover' is not one of fit, fill, pad, stretch",
+        ),
+        (("--size", "64", "--jobs", "0"), "--jobs 0 is out of range: it must be at least 1"),
     ],
 )
 def test_usage_errors_exit_2_and_write_nothing(run_cli, one_photo, tmp_path, options, message):

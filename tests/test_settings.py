@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from resizer.geometry import Sizing
-from resizer.settings import Settings
+from resizer.settings import OptionError, Settings
 
 BASE = Settings(
     sources=(Path("src"),),
@@ -83,6 +83,7 @@ OUTPUT_CHANGES = {
     "quality": {"quality": 80},
     "pad_color": {"pad_color": (255, 255, 255)},
     "max_pixels": {"max_pixels": 1000},
+    "rounding": {"rounding": "floor"},
 }
 
 
@@ -118,8 +119,8 @@ RUN_ONLY_CHANGES = {
     "force": {"force": True},
     "timeout": {"timeout": 5.0},
     "wait": {"wait": True},
-    "json": {"json": True},
     "masks_output": {"masks": Path("m"), "masks_output": Path("elsewhere")},
+    "output_name": {"output_name": "small.jpg"},
 }
 # Options of paired masks: they decide the mask outputs, so they count once --masks is given.
 MASK_CHANGES = {
@@ -148,7 +149,17 @@ def test_every_option_is_classified():
     names = {field.name for field in dataclasses.fields(Settings)}
     output_names = {name.split(":")[0] for name in OUTPUT_CHANGES}
     assert names == output_names | set(RUN_ONLY_CHANGES) | set(MASK_CHANGES)
-    assert set(BASE.output_options()) == output_names | {"output_version"}
+    added_later = {"rounding"}  # fingerprinted only away from its default
+    assert set(BASE.output_options()) == output_names - added_later | {"output_version"}
+
+
+def test_options_added_later_leave_existing_fingerprints_unchanged():
+    """Upgrading resizer must not redo every output of an existing dataset: at their defaults,
+    options added later are not part of the fingerprint. The value is what resizer stored for
+    these options before --rounding existed."""
+    assert BASE.fingerprint == "a8e786312e239d5a"
+    assert dataclasses.replace(BASE, rounding="half-up").fingerprint == "a8e786312e239d5a"
+    assert dataclasses.replace(BASE, rounding="floor").fingerprint != "a8e786312e239d5a"
 
 
 def test_manifest_path_defaults_into_out():
@@ -167,3 +178,58 @@ def test_record_of_settings_is_plain_json():
     assert record["sizing"] == {"kind": "scale", "factor": "1/3"}
     assert record["crop"] == [10, 20]
     assert record["sources"] == ["src"]
+
+
+# --- validation: one place, for the command and the Python API -----------------------------
+
+
+BAD_VALUES = {
+    "mode": ({"mode": "cover"}, "--mode 'cover' is not one of fit, fill, pad, stretch"),
+    "interpolation": (
+        {"interpolation": "linear"},
+        "--interpolation 'linear' is not one of nearest, bilinear, bicubic, lanczos, area",
+    ),
+    "backend": ({"backend": "vips"}, "--backend 'vips' is not one of pillow, opencv"),
+    "format": ({"format": "gif"}, "--format 'gif' is not one of keep, jpeg, png, webp, tiff"),
+    "rounding": ({"rounding": "up"}, "--rounding 'up' is not one of half-up, floor"),
+    "quality": ({"quality": 0}, "--quality 0 is out of range: it must be from 1 to 100"),
+    "quality type": ({"quality": "90"}, "--quality '90' is not a whole number"),
+    "max_pixels": ({"max_pixels": 0}, "--max-pixels 0 is out of range: it must be at least 1"),
+    "jobs": ({"jobs": -1}, "--jobs -1 is out of range: it must be at least 0"),
+    "timeout": ({"timeout": 0}, "--timeout 0 must be a number of seconds greater than 0"),
+    "no sizing": (
+        {"sizing": None},
+        "give exactly one of --size, --shorter, --longer, --scale (given: none)",
+    ),
+    "shorter": ({"sizing": Sizing("shorter", length=0)}, "--shorter 0 is out of range"),
+    "scale": (
+        {"sizing": Sizing("scale", factor=Fraction(0))},
+        "--scale 0 must be a number greater than 0",
+    ),
+    "mode needs box": (
+        {"sizing": Sizing("shorter", length=9), "mode": "pad"},
+        "--mode pad needs --size with both sides (WxH)",
+    ),
+    "crop": ({"crop": (0, 5)}, "--crop 0 is out of range"),
+    "crop beyond fill": (
+        {"mode": "fill", "crop": (300, 10)},
+        "--crop larger than --size with --mode fill would bring back the pixels",
+    ),
+    "pad_color": ({"pad_color": (300, 0, 0)}, "--pad-color (300, 0, 0) is not (R, G, B)"),
+    "sources": ({"sources": ()}, "give at least one SRC"),
+}
+
+
+@pytest.mark.parametrize(("changes", "message"), BAD_VALUES.values(), ids=BAD_VALUES.keys())
+def test_settings_refuse_bad_values_with_the_commands_message(changes, message):
+    """Settings validate themselves: a bad mode can no longer reach the workers and fail
+    every image of a run that then "succeeds"."""
+    with pytest.raises(OptionError) as caught:
+        dataclasses.replace(BASE, **changes)
+    assert message in str(caught.value)
+    assert isinstance(caught.value, ValueError)
+
+
+def test_manifest_of_one_output_file_sits_beside_it():
+    single = dataclasses.replace(BASE, output_name="small.jpg")
+    assert single.manifest_path == Path("out") / "small.manifest.jsonl"
