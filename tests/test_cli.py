@@ -355,3 +355,81 @@ def test_crop_larger_than_a_fill_box_is_a_usage_error(photo_tree, tmp_path, run_
     assert result.exit_code == 2
     assert "would bring back the pixels that fill" in result.output
     assert not (tmp_path / "out").exists()
+
+
+# --- aliases, recipes, rounding, one output file --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alias", "canonical"),
+    [
+        (("--format", "jpg"), ("--format", "jpeg")),
+        (("--interpolation", "linear"), ("--interpolation", "bilinear")),
+        (("--interpolation", "cubic"), ("--interpolation", "bicubic")),
+        (("--interpolation", "lanczos4"), ("--interpolation", "lanczos")),
+        (("--interpolation", "box"), ("--interpolation", "area")),
+    ],
+)
+def test_opencv_and_pillow_names_are_aliases(run_cli, one_photo, tmp_path, alias, canonical):
+    """An OpenCV user's first try works, and an alias does not change the fingerprint."""
+    ran = {}
+    for name, options in (("alias", alias), ("canonical", canonical)):
+        out = tmp_path / name
+        result = run_cli("resize", one_photo.parent, "-o", out, "--size", "60", "-j1", *options)
+        assert result.exit_code == 0, result.stderr
+        ran[name] = read_records(out / "manifest.jsonl")[0]
+    assert ran["alias"]["fingerprint"] == ran["canonical"]["fingerprint"]
+    assert ran["alias"]["sha256"] == ran["canonical"]["sha256"]
+
+
+def test_recipe_options_given_explicitly_win_even_at_their_default(run_cli, one_photo, tmp_path):
+    out = tmp_path / "out"
+    result = run_cli(
+        "resize", one_photo.parent, "-o", out, "--recipe", "torchvision-eval",
+        "--interpolation", "lanczos", "--json", "-j1",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    settings = json.loads(result.stdout)["settings"]
+    assert settings["interpolation"] == "lanczos"  # typed, though it is the default
+    assert (settings["rounding"], settings["exact"], settings["format"]) == ("floor", True, "png")
+    assert settings["sizing"] == {"kind": "shorter", "length": 256}
+    assert output_sizes(out) == {"photo.png": (224, 224)}
+
+
+def test_rounding_floor(run_cli, tmp_path):
+    save_photo(tmp_path / "src" / "photo.png", 64, 43)  # 64 * 32/43 = 47.63
+    for rounding, width in (("half-up", 48), ("floor", 47)):
+        out = tmp_path / rounding
+        options = ("--shorter", "32", "--rounding", rounding, "-j1")
+        assert run_cli("resize", tmp_path / "src", "-o", out, *options).exit_code == 0
+        assert output_sizes(out) == {"photo.png": (width, 32)}
+
+
+def test_one_file_to_an_output_file(run_cli, one_photo, tmp_path):
+    """`-o small.jpg` with one SRC file writes that file, manifest beside it; a re-run finds
+    it up to date (OUT now exists as a file)."""
+    out = tmp_path / "thumbs" / "small.jpg"
+    for counts in (("1", "0", "0"), ("0", "1", "0")):
+        result = run_cli("resize", one_photo, "-o", out, "--longer", "60", "-j1")
+        assert result.exit_code == 0, result.stderr
+        assert SUMMARY.match(result.stderr.splitlines()[-1]).groups() == counts
+    assert sorted(p.name for p in out.parent.iterdir() if not p.name.startswith(".")) == [
+        "small.jpg", "small.manifest.jsonl", "small.manifest.run.json"
+    ]  # fmt: skip
+    with Image.open(out) as image:
+        assert (image.format, image.size) == ("JPEG", (60, 40))
+    record = read_records(out.parent / "small.manifest.jsonl")[0]
+    assert (record["source"], record["output"], record["format"]) == (
+        "photo.png",
+        "small.jpg",
+        "jpeg",
+    )
+    dry = run_cli("resize", one_photo, "-o", out, "--longer", "30", "--dry-run")
+    assert dry.stdout == "photo.png -> small.jpg\n"
+
+
+def test_an_output_file_name_for_a_folder_is_a_usage_error(run_cli, photo_tree, tmp_path):
+    result = run_cli("resize", photo_tree, "-o", tmp_path / "small.jpg", "--size", "32")
+    assert result.exit_code == 2
+    assert "names an image file, which takes exactly one SRC image file" in result.stderr
+    assert not (tmp_path / "small.jpg").exists()
