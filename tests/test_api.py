@@ -394,6 +394,17 @@ def test_resize_image_takes_aliases_and_recipes():
     assert (recipe.resize, recipe.crop_box) == ((341, 256), (58, 16, 282, 240))
 
 
+def test_readme_python_example_runs_and_prints_what_it_says(tmp_path):
+    """The README's Python section, run as a script: each `# comment` is the line it prints."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = readme.split("## Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    expected = [line.split("  # ", 1)[1] for line in example.splitlines() if "print(" in line]
+    (tmp_path / "sample_images").symlink_to(SAMPLE_IMAGES)
+    completed = run_python(["-"], tmp_path, stdin=example)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == expected
+
+
 def test_package_exposes_a_small_documented_api():
     for name in ("resize", "resize_image", "ResizeResult", "ResizedImage", "OptionError"):
         assert getattr(resizer, name).__doc__, name
