@@ -33,9 +33,10 @@ class ResizeResult:
     the run stopped early, 130/143 stopped by a signal); failures are records, not exceptions."""
 
     ok: int
-    skipped: int
+    skipped: int  # up to date from an earlier run
     failed: int
-    ignored: int
+    ignored: int  # non-image files
+    removed: int  # earlier outputs that no source stands for any more
     exit_code: int
     stopped_by: str | None
     manifest: Path | None  # None for a dry run
@@ -169,6 +170,7 @@ def run(settings: Settings) -> ResizeResult:
         skipped=report.skipped,
         failed=report.failed,
         ignored=report.ignored,
+        removed=report.removed,
         exit_code=report.exit_code,
         stopped_by=report.stopped_by,
         manifest=None if settings.dry_run else settings.manifest_path,

@@ -92,7 +92,10 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
         finally:
             report.finish()
             _record_pending(plan, records, previous, report.stopped_by, settings, run_id)
-            report.removed = remove_stale_outputs(out, previous, records)
+            if settings.output_name is None:
+                # With OUT naming one file, its folder is shared with other files and other
+                # runs (a killed one's journal included): nothing else there is this run's.
+                report.removed = remove_stale_outputs(out, previous, records)
             try:
                 changed = write_manifest(
                     settings.manifest_path, (records[name] for name in sorted(records))

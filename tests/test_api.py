@@ -151,6 +151,19 @@ def test_dry_run_lists_the_work_and_writes_nothing(photo_tree, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_an_output_file_run_removes_no_other_file_of_its_folder(tmp_path):
+    """A folder of single-file outputs is shared: a killed run's journal there names another
+    output, which a run writing another file must not take for its own stale output."""
+    source = save_photo(tmp_path / "in" / "photo.png", 120, 80)
+    first = resizer.resize(source, tmp_path / "thumbs" / "a.jpg", longer=60, jobs=1)
+    journal = tmp_path / "thumbs" / ".resizer-journal.jsonl"
+    journal.write_text(json.dumps(first.records[0]) + "\n")  # as a killed run leaves it
+    other = save_photo(tmp_path / "in2" / "photo.png", 90, 90, seed=2)
+    second = resizer.resize(other, tmp_path / "thumbs" / "b.jpg", longer=60, jobs=1)
+    assert (second.ok, second.removed) == (1, 0)
+    assert (tmp_path / "thumbs" / "a.jpg").exists()
+
+
 def test_one_source_file_to_an_output_file_name(tmp_path):
     source = save_photo(tmp_path / "in" / "photo.png", 120, 80)
     result = resizer.resize(source, tmp_path / "thumbs" / "small.jpg", longer=60, jobs=1)
@@ -324,7 +337,7 @@ def run_python(args: list[str], cwd: Path, stdin: str | None = None):
 def test_readme_python_example_runs_and_prints_what_it_says(tmp_path):
     """The README's Python section, run as a script: each `# comment` is the line it prints."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    example = readme.split("## Python", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    example = readme.split("\n## Python\n", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
     expected = [line.split("  # ", 1)[1] for line in example.splitlines() if "print(" in line]
     (tmp_path / "sample_images").symlink_to(SAMPLE_IMAGES)
     completed = run_python(["-"], tmp_path, stdin=example)

@@ -217,6 +217,11 @@ BAD_VALUES = {
     ),
     "pad_color": ({"pad_color": (300, 0, 0)}, "--pad-color (300, 0, 0) is not (R, G, B)"),
     "sources": ({"sources": ()}, "give at least one SRC"),
+    "mask_pad": ({"mask_pad": 65536}, "--mask-pad 65536 is out of range: it must be from 0 to"),
+    "mask_resampling": (
+        {"mask_resampling": "mode"},
+        "--mask-resampling 'mode' is not one of nearest, majority",
+    ),
 }
 
 
