@@ -244,9 +244,9 @@ def resize_image(
             "pad_color": pad_color,
         }
     )
-    pixels, orientation, as_array = _to_pixels(image)
+    pixels, pending, orientation, as_array = _to_pixels(image)
     stored = codecs.size_of(pixels)
-    upright = (stored[1], stored[0]) if orientation in (5, 6, 7, 8) else stored
+    upright = (stored[1], stored[0]) if pending in (5, 6, 7, 8) else stored
     from .geometry import compute
 
     plan = compute(
@@ -260,7 +260,7 @@ def resize_image(
     result = transform(
         pixels,
         plan,
-        orientation,
+        pending,
         backend=options["backend"],
         interpolation=options["interpolation"],
         exact=options["exact"],
@@ -275,18 +275,22 @@ def resize_image(
     )
 
 
-def _to_pixels(image) -> tuple[Any, int, bool]:
-    """(pixels as the batch job holds them after decoding, EXIF orientation, given as array)."""
+def _to_pixels(image) -> tuple[Any, int, int, bool]:
+    """(pixels as the batch job holds them after decoding, the EXIF orientation still to apply,
+    the EXIF orientation, given as an array)."""
     import numpy as np
     from PIL import Image
 
     from . import codecs
 
     if isinstance(image, Image.Image):
-        image.load()  # Pillow's TIFF reader turns the image upright as it loads
-        orientation = codecs.exif_orientation(image)
+        before = codecs.exif_orientation(image)
+        image.load()  # a PNG's EXIF may come after its pixels
+        orientation = pending = codecs.exif_orientation(image)
+        if image.format == "TIFF" and before != 1 and orientation == 1:
+            orientation, pending = before, 1  # Pillow's TIFF reader turned it as it loaded
         pixels, _ = codecs.normal_mode(image, image.info.get("icc_profile"))
-        return pixels, orientation, False
+        return pixels, pending, orientation, False
     if not isinstance(image, np.ndarray):
         raise TypeError(f"image must be a PIL image or a numpy array, not {type(image).__name__}")
     array = image[..., 0] if image.ndim == 3 and image.shape[2] == 1 else image
@@ -296,13 +300,13 @@ def _to_pixels(image) -> tuple[Any, int, bool]:
     if array.shape[0] < 1 or array.shape[1] < 1:
         raise ValueError(f"image array of shape {shape} has no pixels")
     if array.dtype == np.uint8:
-        return Image.fromarray(np.ascontiguousarray(array)), 1, True
+        return Image.fromarray(np.ascontiguousarray(array)), 1, 1, True
     if array.dtype == np.uint16:
         if array.ndim == 2:
-            return codecs.grey16_image(array), 1, True
+            return codecs.grey16_image(array), 1, 1, True
         if array.shape[2] == 2:
             raise ValueError("16-bit grey with alpha is not supported: give uint8, or RGBA")
-        return np.ascontiguousarray(array), 1, True
+        return np.ascontiguousarray(array), 1, 1, True
     raise ValueError(f"image array of dtype {array.dtype}: give uint8 or uint16")
 
 

@@ -126,10 +126,10 @@ def cli():
     help="Library whose kernels resize (match your training pipeline).",
 )
 @click.option(
-    "--exact",
-    is_flag=True,
+    "--exact/--no-exact",
+    default=False,
     help="Pixels bit-identical to the backend's plain one-call resize of the full decode "
-    "(no shrink-on-load; with opencv also no antialiasing).",
+    "(no shrink-on-load; with opencv also no antialiasing). --no-exact undoes a recipe's.",
 )
 @click.option(
     "--format",

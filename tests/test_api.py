@@ -286,16 +286,22 @@ def test_resize_image_of_a_numpy_array_in_rgb_order(tmp_path, backend, channels)
 
 @pytest.mark.parametrize("exact", [False, True], ids=["fast", "exact"])
 @pytest.mark.parametrize("orientation", [3, 6, 8])
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".tif"])
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_resize_image_applies_the_exif_orientation_like_the_batch_job(
-    tmp_path, backend, orientation, exact
+    tmp_path, backend, suffix, orientation, exact
 ):
-    """`Image.open` keeps the EXIF tag; the image is turned upright, as the batch job does."""
-    source = tmp_path / "src" / "photo.jpg"
+    """`Image.open` keeps the EXIF tag; the image is turned upright, as the batch job does
+    (Pillow's TIFF reader turns it itself as it loads: reported all the same)."""
+    source = tmp_path / "src" / f"photo{suffix}"
     source.parent.mkdir()
     exif = Image.Exif()
     exif[0x0112] = orientation
-    Image.fromarray(photo_array(160, 96, seed=3)).save(source, quality=92, exif=exif)
+    stored = Image.fromarray(photo_array(160, 96, seed=3))
+    if suffix == ".tif":
+        stored.save(source, tiffinfo={0x0112: orientation})
+    else:
+        stored.save(source, exif=exif, **({"quality": 92} if suffix == ".jpg" else {}))
     options = {"backend": backend, "exact": exact, "size": "64x64", "mode": "fill"}
     batch, record = batch_png(source, tmp_path, **options)
     with Image.open(source) as image:

@@ -394,6 +394,11 @@ def test_recipe_options_given_explicitly_win_even_at_their_default(run_cli, one_
     assert (settings["rounding"], settings["exact"], settings["format"]) == ("floor", True, "png")
     assert settings["sizing"] == {"kind": "shorter", "length": 256}
     assert output_sizes(out) == {"photo.png": (224, 224)}
+    undone = run_cli(
+        "resize", one_photo.parent, "-o", tmp_path / "fast", "--recipe", "torchvision-eval",
+        "--no-exact", "--json", "-j1",
+    )  # fmt: skip
+    assert json.loads(undone.stdout)["settings"]["exact"] is False
 
 
 def test_rounding_floor(run_cli, tmp_path):
