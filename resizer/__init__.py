@@ -13,6 +13,7 @@ The Python API is the command's twin (see the README's Python section):
 __version__ = "0.1.0"
 
 from .api import ResizedImage, ResizeResult, resize, resize_image
+from .faults import OutError
 from .options import RECIPES
 from .plan import PlanError
 from .run import BusyError
@@ -22,6 +23,7 @@ __all__ = [
     "RECIPES",
     "BusyError",
     "OptionError",
+    "OutError",
     "PlanError",
     "ResizeResult",
     "ResizedImage",

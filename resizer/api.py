@@ -114,8 +114,9 @@ def resize(
 
     Raises ValueError (resizer.OptionError) for a bad option and resizer.PlanError for inputs
     that cannot make a correct run (OUT inside a SRC, two inputs writing one output), both
-    before anything is written; resizer.BusyError when another run holds OUT. A bad image is
-    not an exception: it is a failed record, and `exit_code` is 1.
+    before anything is written; resizer.OutError when OUT (or the masks or manifest folder)
+    cannot be written, resizer.BusyError when another run holds OUT. A bad image is not an
+    exception: it is a failed record, and `exit_code` is 1.
 
     Safe to call from a script without an `if __name__ == "__main__":` guard, from stdin and
     from Jupyter: worker processes never re-run the calling script.

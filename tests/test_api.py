@@ -352,7 +352,8 @@ def test_readme_python_example_runs_and_prints_what_it_says(tmp_path):
 
 
 def test_package_exposes_a_small_documented_api():
-    for name in ("resize", "resize_image", "ResizeResult", "ResizedImage", "OptionError"):
+    for name in ("resize", "resize_image", "ResizeResult", "ResizedImage", "OptionError",
+                 "PlanError", "OutError", "BusyError"):  # fmt: skip
         assert getattr(resizer, name).__doc__, name
     assert resizer.RECIPES["torchvision-eval"]["rounding"] == "floor"
     json.dumps(resizer.RECIPES)
