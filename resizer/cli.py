@@ -76,7 +76,7 @@ def cli():
     required=True,
     type=click.Path(path_type=Path),
     help="Output folder; the folder tree of SRC is mirrored into it. With one SRC file, a "
-    "name ending in .jpg, .png, .webp or .tif is the output file itself.",
+    "name with an image extension (.jpg, .png, .webp, .tif, .bmp, .gif) is the output file itself.",
 )
 @click.option("--size", metavar="WxH", help="Target WxH, or W (width only), or xH (height only).")
 @click.option("--shorter", type=int, metavar="N", help="Scale so the shorter side is N.")

@@ -243,11 +243,6 @@ def output_file(sources: tuple[Path, ...], out: Path) -> str | None:
             f"OUT {str(out)!r} names an image file, which takes exactly one SRC image file; "
             "to write several images, name a folder"
         )
-    if suffix not in FORMAT_OF_EXTENSION:
-        raise OptionError(
-            f"OUT {str(out)!r}: resizer writes JPEG, PNG, WebP or TIFF; "
-            "name the output .jpg, .png, .webp or .tif"
-        )
     return out.name
 
 

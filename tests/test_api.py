@@ -87,7 +87,7 @@ BAD_OPTIONS = [
     ({"size": "64", "mode": "cover"}, ("--size", "64", "--mode", "cover")),
     ({"size": "64", "interpolation": "sinc"}, ("--size", "64", "--interpolation", "sinc")),
     ({"size": "64", "backend": "vips"}, ("--size", "64", "--backend", "vips")),
-    ({"size": "64", "format": "gif"}, ("--size", "64", "--format", "gif")),
+    ({"size": "64", "format": "avif"}, ("--size", "64", "--format", "avif")),
     ({"size": "64", "quality": 0}, ("--size", "64", "--quality", "0")),
     ({"size": "64", "rounding": "ceil"}, ("--size", "64", "--rounding", "ceil")),
     ({"size": "0x10"}, ("--size", "0x10")),

@@ -136,7 +136,6 @@ def test_out_with_an_image_extension_and_one_source_file_is_the_output_file(tmp_
     [
         (lambda p: [p / "a.png", p / "b.png"], "small.jpg", "takes exactly one SRC image file"),
         (lambda p: [p], "small.jpg", "takes exactly one SRC image file"),
-        (lambda p: [p / "a.png"], "small.gif", "name the output .jpg, .png, .webp or .tif"),
         (lambda p: [p / "a.png"], "notes.txt", "is a file, not a folder"),
     ],
 )
