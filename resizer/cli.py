@@ -22,13 +22,14 @@ from .names import escape
 from .options import RECIPES, make_settings
 from .plan import PlanError
 from .report import EXIT_USAGE, say, write_out
-from .run import BusyError
+from .run import BusyError, EngineError
 from .settings import (
     BACKENDS,
     DEFAULT_BACKEND,
     DEFAULT_MAX_PIXELS,
     DEFAULT_QUALITY,
     DEFAULT_TIMEOUT,
+    ENGINES,
     FORMATS,
     INTERPOLATIONS,
     MASK_RESAMPLINGS,
@@ -222,6 +223,20 @@ def cli():
     help="majority: a downscaled mask pixel takes the label covering most of it.",
 )
 @click.option("--wait", is_flag=True, help="If another run is writing to OUT, wait for it.")
+@click.option(
+    "--engine",
+    type=click.Choice(ENGINES),
+    default="local",
+    show_default=True,
+    help="Who processes the images: local worker processes, or a Dask cluster.",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    envvar="RESIZER_SCHEDULER",
+    help="Dask scheduler address (tcp://host:8786); implies --engine dask. "
+    "[env: RESIZER_SCHEDULER; default with --engine dask: a local cluster of --jobs workers]",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or plan) as JSON.")
 def resize_command(**options):
     """Resize every image under SRC... into OUT, mirroring the folder tree.
@@ -235,7 +250,7 @@ def resize_command(**options):
     try:
         settings = settings_from_options(options)
         outcome = run(settings)
-    except (OptionError, PlanError, BusyError) as error:
+    except (OptionError, PlanError, BusyError, EngineError) as error:
         raise click.UsageError(str(error)) from None
     except OutError as error:  # not a mistyped option: one line, without the usage text
         say(str(error))

@@ -88,6 +88,8 @@ RUN_DEFAULTS = {
     "force": False,
     "timeout": DEFAULT_TIMEOUT,
     "wait": False,
+    "engine": "local",
+    "scheduler": None,
 }
 
 
@@ -303,5 +305,8 @@ def make_settings(sources, out, **options) -> Settings:
         force=bool(run["force"]),
         timeout=run["timeout"],
         wait=bool(run["wait"]),
+        # An address means a cluster: --scheduler alone is enough to use it.
+        engine="dask" if run["scheduler"] else _name(run["engine"]),
+        scheduler=run["scheduler"],
         **pixels,
     )

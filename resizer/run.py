@@ -1,5 +1,5 @@
-"""Run a whole job: lock OUT, plan, dispatch images to worker processes (workers.py), record
-every result, and stop early on a signal, --fail-fast or a fault of OUT itself.
+"""Run a whole job: lock OUT, plan, dispatch images to an engine's workers (workers.py,
+engines/), record every result, and stop early on a signal, --fail-fast or a fault of OUT itself.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 from . import faults
+from .engines import Engine
 from .files import remove_stale_temps
 from .manifest import Journal, read_records_as_json, to_json, write_manifest, write_run_record
 from .plan import Plan, make_plan
@@ -24,9 +25,9 @@ from .records import Result
 from .report import Report, SafeStream
 from .settings import Settings
 from .state import BusyError, journal_path, legacy_journal_path, locked, remove_legacy_state
-from .workers import Stop, default_jobs, dispatch, run_isolated
+from .workers import EngineError, Stop, default_jobs, dispatch, start_engine
 
-__all__ = ["BusyError", "Outcome", "default_jobs", "dispatch", "resize", "run_isolated"]
+__all__ = ["BusyError", "EngineError", "Outcome", "default_jobs", "dispatch", "resize"]
 
 
 @dataclass
@@ -65,7 +66,17 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
     if settings.dry_run:
         report.finish()
         return Outcome(report, plan)
+    engine = start_engine(settings, len(plan.jobs))
+    try:
+        return _run(settings, report, plan, previous, engine)
+    finally:
+        if engine is not None:
+            engine.close(abandon=False)
 
+
+def _run(
+    settings: Settings, report: Report, plan: Plan, previous: dict[str, str], engine: Engine | None
+) -> Outcome:
     out = settings.out
     with locked(out, settings.wait) as waited:
         if waited:  # the run we queued behind has changed OUT
@@ -88,7 +99,7 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
             report.add(result)
         journal = Journal(journal_path(out))
         try:
-            _dispatch_all(plan, settings, report, journal, records, run_id)
+            _dispatch_all(plan, settings, report, journal, records, run_id, engine)
         finally:
             report.finish()
             _record_pending(plan, records, previous, report.stopped_by, settings, run_id)
@@ -115,6 +126,7 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
             "started": _iso(report.started),
             "finished": _iso(report.finished),
             "fingerprint": settings.fingerprint,
+            "engine": engine.describe() if engine is not None else {"engine": "in-process"},
             "settings": settings.as_record(),
             "summary": report.summary(),
         }
@@ -183,7 +195,13 @@ def _iso(timestamp: float | None) -> str | None:
 
 
 def _dispatch_all(
-    plan: Plan, settings: Settings, report: Report, journal: Journal, records: dict, run_id: str
+    plan: Plan,
+    settings: Settings,
+    report: Report,
+    journal: Journal,
+    records: dict,
+    run_id: str,
+    engine: Engine | None,
 ) -> None:
     stop = Stop()
     bar = _progress_bar(settings, plan)
@@ -194,7 +212,7 @@ def _dispatch_all(
     journaling = True
     try:
         with _signals_stop(stop, report):
-            for result in dispatch(plan.jobs, settings, stop):
+            for result in dispatch(plan.jobs, settings, stop, engine):
                 result.run = run_id
                 record = to_json(result.record())
                 records[result.source] = record

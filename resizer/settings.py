@@ -23,6 +23,7 @@ from .geometry import MODES, ROUNDINGS, Sizing
 
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "area")
 BACKENDS = ("pillow", "opencv")
+ENGINES = ("local", "dask")
 FORMATS = ("keep", "jpeg", "png", "webp", "tiff", "bmp", "gif")
 MASK_RESAMPLINGS = ("nearest", "majority")
 DEFAULT_BACKEND = "pillow"
@@ -85,6 +86,8 @@ class Settings:
     force: bool = False
     timeout: float = DEFAULT_TIMEOUT
     wait: bool = False
+    engine: str = "local"  # local | dask
+    scheduler: str | None = None  # a Dask scheduler address; None with dask: a local cluster
     # Set when OUT names one output file (one SRC file, `-o small.jpg`): `out` is then its folder.
     output_name: str | None = None
 
@@ -241,6 +244,11 @@ def validate(settings: Settings) -> None:
     if settings.max_pixels is not None:
         check_int("max-pixels", settings.max_pixels, 1)
     check_int("jobs", settings.jobs, 0)
+    check_choice("engine", settings.engine, ENGINES)
+    if settings.scheduler is not None and not isinstance(settings.scheduler, str):
+        raise OptionError(
+            f"--scheduler {settings.scheduler!r} must be an address such as tcp://host:8786"
+        )
     timeout = settings.timeout
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
         shown = f"{timeout:g}" if isinstance(timeout, int | float) else repr(timeout)

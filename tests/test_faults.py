@@ -17,10 +17,10 @@ from conftest import read_records, save_photo
 from PIL import Image
 
 from resizer import faults
+from resizer.engines.local import BATCH_LIMIT
 from resizer.files import TEMP_MARK
 from resizer.manifest import read_manifest
 from resizer.state import journal_path
-from resizer.workers import BATCH_LIMIT
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from conftest import photo_array, read_records, save_photo
 from PIL import Image
 
 import resizer.codecs
+import resizer.engines.local
 import resizer.faults
 import resizer.run
-import resizer.workers
 from resizer.files import TEMP_MARK
 from resizer.manifest import read_manifest
 
@@ -535,7 +535,7 @@ def test_without_a_process_pool_the_run_goes_on_in_one_process(
     def no_semaphores(workers):
         raise OSError(38, "Function not implemented")
 
-    monkeypatch.setattr(resizer.workers, "_new_pool", no_semaphores)
+    monkeypatch.setattr(resizer.engines.local, "new_pool", no_semaphores)
     result = run_cli(*resize_args(photo_tree, tmp_path / "out", "--jobs", "2"))
     assert result.exit_code == 0, result.output
     assert "no worker processes" in result.stderr

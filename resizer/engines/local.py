@@ -1,0 +1,116 @@
+"""Worker processes on this machine (concurrent.futures), one per core.
+
+Processes rather than threads or a joblib Parallel: a run must know exactly which images were in
+flight when a decoder crashed or hung a worker, so that it can fail those images alone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import time
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from .. import processes
+from ..records import Job, Result
+from ..settings import Settings
+from . import death_message, run_batch
+
+BATCH_LIMIT = 4  # images per task: amortises dispatch for tiny images, keeps the tail short
+
+
+def _context():
+    # Workers that never re-run the caller's main script (see processes.py).
+    return processes.context()
+
+
+def worker_init() -> None:
+    # Ctrl-C reaches the whole process group; only the parent decides what to do about it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def new_pool(workers: int) -> ProcessPoolExecutor:
+    """Raises OSError/NotImplementedError where no pool can be made (no POSIX semaphores)."""
+    return ProcessPoolExecutor(workers, mp_context=_context(), initializer=worker_init)
+
+
+class LocalEngine:
+    batch_limit = BATCH_LIMIT
+    death_fails_all = True  # a dead worker breaks the whole pool
+
+    def __init__(self, settings: Settings, workers: int):
+        self.settings = settings
+        self.workers = workers
+        self.context = _context()
+        self.pool = new_pool(workers)
+
+    def submit(self, batch: list[Job]) -> Future:
+        return self.pool.submit(run_batch, batch, self.settings)
+
+    def is_death(self, error: BaseException) -> bool:
+        return isinstance(error, BrokenProcessPool)
+
+    def recover(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = new_pool(self.workers)
+
+    def run_alone(self, job: Job, stop=None) -> Result | None:
+        return run_isolated(job, self.settings, self.context, stop)
+
+    def close(self, abandon: bool) -> None:
+        """Idempotent; `abandon` ends the images in flight instead of waiting for them."""
+        if abandon:
+            for child in multiprocessing.active_children():
+                child.terminate()
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def describe(self) -> dict:
+        return {"engine": "local", "workers": self.workers}
+
+
+def _isolated_main(job: Job, settings: Settings, connection) -> None:
+    worker_init()
+    connection.send(run_batch([job], settings)[0])
+    connection.close()
+
+
+def run_isolated(job: Job, settings: Settings, context=None, stop=None) -> Result | None:
+    """Process one image in a process of its own; a crash or hang fails only this image.
+
+    Waits in short steps so that a second signal (`stop.hard`) abandons the image at once,
+    killing its process: then None.
+    """
+    context = context or _context()
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(target=_isolated_main, args=(job, settings, sender), daemon=True)
+    process.start()
+    sender.close()
+    result = None
+    deadline = time.monotonic() + settings.timeout + 30
+    abandoned = False
+    try:
+        while not receiver.poll(0.1):
+            if stop is not None and stop.hard:
+                abandoned = True
+                break
+            if time.monotonic() > deadline:
+                break
+        else:
+            result = receiver.recv()
+    except (EOFError, OSError):
+        result = None
+    finally:
+        receiver.close()
+    process.join(0 if abandoned else 5)
+    if process.is_alive():
+        process.kill()
+        process.join()
+    if abandoned:
+        return None
+    if result is not None:
+        return result
+    failed = Result(source=job.name, fingerprint=settings.fingerprint)
+    failed.error = death_message(process.exitcode, settings.timeout)
+    return failed

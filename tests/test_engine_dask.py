@@ -1,0 +1,142 @@
+"""The Dask engine against real clusters on 127.0.0.1: same outputs as local processes, failure
+isolation, and every reason a cluster cannot be used found before anything is written."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import read_records
+from test_run import _poisoned_tree, file_digests, resize_args, resizer_process
+
+distributed = pytest.importorskip("distributed", reason="the Dask engine needs resizer[dask]")
+
+HERE = Path(__file__).resolve().parent
+
+
+@contextlib.contextmanager
+def local_cluster(threads: int = 1, pythonpath: Path | None = None) -> Iterator[str]:
+    """A real LocalCluster on loopback only; its workers inherit PYTHONPATH at start."""
+    saved = os.environ.get("PYTHONPATH")
+    if pythonpath is not None:
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(pythonpath), saved) if p)
+    try:
+        cluster = distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=threads,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        )
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved
+    try:
+        yield cluster.scheduler_address
+    finally:
+        cluster.close()
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    with local_cluster() as address:
+        yield address
+
+
+def test_dask_and_local_processes_write_the_same_bytes_and_manifest(
+    photo_tree, tmp_path, scheduler
+):
+    local = resizer_process(*resize_args(photo_tree, tmp_path / "local", "--jobs", "2"))
+    assert local.wait(120) == 0, local.stderr.read()
+    on_dask = resizer_process(
+        *resize_args(photo_tree, tmp_path / "dask", "--scheduler", scheduler, "--json")
+    )
+    stdout, stderr = on_dask.communicate(timeout=120)
+    assert on_dask.returncode == 0, stderr
+    assert file_digests(tmp_path / "local") == file_digests(tmp_path / "dask")
+
+    def comparable(folder):
+        return [{**r, "seconds": 0, "run": 0} for r in read_records(folder / "manifest.jsonl")]
+
+    assert comparable(tmp_path / "local") == comparable(tmp_path / "dask")
+    engine = json.loads(stdout)["engine"]
+    assert engine["engine"] == "dask" and engine["scheduler"] == scheduler
+    assert len(engine["workers"]) == 2
+    assert all(w["nthreads"] == 1 and w["versions"]["pillow"] for w in engine["workers"].values())
+
+
+def test_dask_scheduler_address_in_the_environment_alone_does_not_switch_engines(
+    photo_tree, tmp_path
+):
+    out = tmp_path / "out"
+    again = resizer_process(
+        *resize_args(photo_tree, out, "--json", "--jobs", "2", "--force"),
+        env_extra={"DASK_SCHEDULER_ADDRESS": "tcp://127.0.0.1:9"},
+    )
+    stdout, stderr = again.communicate(timeout=120)
+    assert again.returncode == 0, stderr
+    document = json.loads(stdout)
+    assert document["summary"]["ok"] == 3
+    assert document["engine"] == {"engine": "local", "workers": 2}
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ("SEGV", "crashed (SIGSEGV)"),
+        ("KILL", "killed (SIGKILL; out of memory?)"),
+        ("HANG", "timed out after 2 s"),
+    ],
+)
+def test_a_decoder_that_kills_or_hangs_a_dask_worker_fails_only_its_image(
+    tmp_path, action, message
+):
+    src, out = tmp_path / "src", tmp_path / "out"
+    _poisoned_tree(src, good=6, **{action: 1})
+    # --engine dask without an address: resizer's own LocalCluster, whose workers inherit
+    # the poison format from this process's environment.
+    process = resizer_process(
+        *resize_args(src, out, "--engine", "dask", "--jobs", "2", "--timeout", "2")
+    )
+    _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 1, stderr
+    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
+    poisoned = records[f"{action.lower()}00.png"]
+    assert poisoned["status"] == "failed"
+    assert message in poisoned["error"]
+    assert [r["status"] for name, r in records.items() if name.startswith("good")] == ["ok"] * 6
+
+
+def test_an_unreachable_scheduler_is_a_usage_error_and_nothing_is_written(photo_tree, tmp_path):
+    out = tmp_path / "out"
+    process = resizer_process(*resize_args(photo_tree, out, "--scheduler", "tcp://127.0.0.1:9"))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2, stderr
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in stderr
+    assert not out.exists()
+
+
+def test_workers_with_several_threads_are_refused(photo_tree, tmp_path):
+    out = tmp_path / "out"
+    with local_cluster(threads=2) as address:
+        process = resizer_process(*resize_args(photo_tree, out, "--scheduler", address))
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2, stderr
+    assert "run more than one thread" in stderr and "--nthreads 1" in stderr
+    assert not out.exists()
+
+
+def test_workers_with_another_pillow_are_refused(photo_tree, tmp_path):
+    out = tmp_path / "out"
+    with local_cluster(pythonpath=HERE / "old_pillow") as address:
+        process = resizer_process(*resize_args(photo_tree, out, "--scheduler", address))
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2, stderr
+    assert "has other versions than this machine: pillow 9.0.0" in stderr
+    assert not out.exists()
