@@ -94,12 +94,13 @@ def probe(folder: Path, size: int = PROBE_BYTES) -> OSError | None:
     return failure
 
 
-def check_out(settings: Settings) -> None:
+def check_out(settings: Settings, create: bool) -> None:
     """OutError unless OUT, the masks folder and the manifest's folder can take writes.
 
-    Checked before any work: first without writing anything (so a refused run leaves no trace),
-    then, unless this is a dry run, by creating the folders and writing a probe, which also
-    finds a full disk."""
+    Checked before any work, in two passes: without `create` nothing is written (so a refused
+    run leaves no trace); with it, the folders are created and a probe written, which also finds
+    a full disk. The run makes the second pass only once its workers are ready, so that a
+    cluster that cannot be used leaves no trace either."""
     folders = [(settings.out, "OUT")]
     if settings.masks is not None:
         folders.append((settings.masks_out, "the masks folder"))
@@ -107,10 +108,7 @@ def check_out(settings: Settings) -> None:
     if all(manifest_folder.resolve() != folder.resolve() for folder, _ in folders):
         folders.append((manifest_folder, "the manifest's folder"))
     for folder, name in folders:
-        check_folder(folder, name, create=False)
-    if not settings.dry_run:
-        for folder, name in folders:
-            check_folder(folder, name, create=True)
+        check_folder(folder, name, create=create)
 
 
 def check_folder(folder: Path, name: str, create: bool = True) -> None:

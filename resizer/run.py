@@ -62,12 +62,13 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
     previous = _previous(settings)
     plan = make_plan(settings, previous)
     report.found, report.ignored = plan.total, plan.ignored
-    faults.check_out(settings)
+    faults.check_out(settings, create=False)
     if settings.dry_run:
         report.finish()
         return Outcome(report, plan)
     engine = start_engine(settings, len(plan.jobs))
     try:
+        faults.check_out(settings, create=True)
         return _run(settings, report, plan, previous, engine)
     finally:
         if engine is not None:

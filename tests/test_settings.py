@@ -121,6 +121,8 @@ RUN_ONLY_CHANGES = {
     "wait": {"wait": True},
     "masks_output": {"masks": Path("m"), "masks_output": Path("elsewhere")},
     "output_name": {"output_name": "small.jpg"},
+    "engine": {"engine": "dask"},
+    "scheduler": {"engine": "dask", "scheduler": "tcp://127.0.0.1:8786"},
 }
 # Options of paired masks: they decide the mask outputs, so they count once --masks is given.
 MASK_CHANGES = {
