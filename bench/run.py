@@ -40,6 +40,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from resizer import quality as metrics
+
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 JPEG_FORMATS = ("JPEG", "MPO")
 
@@ -472,8 +474,8 @@ def floor_main(list_file: Path, job_name: str, cores: int) -> None:
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
-    return math.inf if mse == 0 else 10 * math.log10(255.0**2 / mse)
+    """PSNR over all channels (resizer.quality.psnr, the package's one definition)."""
+    return metrics.psnr(a, b)
 
 
 def luma(array: np.ndarray) -> np.ndarray:
@@ -485,28 +487,10 @@ def luma(array: np.ndarray) -> np.ndarray:
     return rgb @ np.array([0.299, 0.587, 0.114])
 
 
-def _gaussian_filter(plane: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Separable 'valid' convolution with a symmetric 1-D kernel."""
-    taps = len(weights)
-    rows = sum(weights[k] * plane[k : plane.shape[0] - taps + 1 + k] for k in range(taps))
-    return sum(weights[k] * rows[:, k : rows.shape[1] - taps + 1 + k] for k in range(taps))
-
-
 def ssim(a: np.ndarray, b: np.ndarray) -> float | None:
-    """Mean SSIM on luma: 11-tap Gaussian window (sigma 1.5), K1=0.01, K2=0.03, range 255."""
-    x, y = luma(a), luma(b)
-    if min(x.shape) < 11:
-        return None
-    offsets = np.arange(11) - 5
-    weights = np.exp(-(offsets**2) / (2 * 1.5**2))
-    weights /= weights.sum()
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-    mu_x, mu_y = _gaussian_filter(x, weights), _gaussian_filter(y, weights)
-    xx = _gaussian_filter(x * x, weights) - mu_x**2
-    yy = _gaussian_filter(y * y, weights) - mu_y**2
-    xy = _gaussian_filter(x * y, weights) - mu_x * mu_y
-    index = ((2 * mu_x * mu_y + c1) * (2 * xy + c2)) / ((mu_x**2 + mu_y**2 + c1) * (xx + yy + c2))
-    return float(index.mean())
+    """Mean SSIM on luma (resizer.quality.ssim: 11-tap Gaussian window, sigma 1.5, K1=0.01,
+    K2=0.03, range 255; None under 11 pixels)."""
+    return metrics.ssim(luma(a), luma(b))
 
 
 @dataclass
@@ -612,9 +596,7 @@ def visible(image: Image.Image) -> np.ndarray:
     array = np.asarray(image)
     if image.mode not in ("RGBA", "LA"):
         return array
-    alpha = array[..., -1:].astype(np.float64)
-    colour = array[..., :-1].astype(np.float64) * alpha / 255.0
-    return np.concatenate([colour, alpha], axis=2)
+    return metrics.visible(array)
 
 
 # -------------------------------------------------------------------------------- profiling

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -16,6 +15,7 @@ from PIL import Image
 
 from resizer.cli import cli
 from resizer.process import Job, Result, process_image
+from resizer.quality import psnr, ssim  # noqa: F401  (the package's metrics, for the tests)
 from resizer.settings import Settings
 
 SAMPLE_IMAGES = Path(__file__).resolve().parent.parent / "sample_images"
@@ -76,32 +76,6 @@ def resize_file(
     result = run_job(source, out, fmt, **settings_options)
     assert result.status == "ok", result.error
     return result, out / result.output
-
-
-def psnr(actual: np.ndarray, expected: np.ndarray, peak: float = 255.0) -> float:
-    """Peak signal-to-noise ratio in dB (inf for identical arrays): a pixel-level closeness bound
-    that tolerates rounding but not a shifted, blurred or recoloured image."""
-    error = np.mean((actual.astype(np.float64) - expected.astype(np.float64)) ** 2)
-    return float("inf") if error == 0 else 10 * np.log10(peak**2 / error)
-
-
-def ssim(actual: np.ndarray, expected: np.ndarray) -> float:
-    """Mean SSIM (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5) over all channels: the
-    structural check PSNR misses (lost edges and texture at an acceptable mean error)."""
-    x, y = actual.astype(np.float64), expected.astype(np.float64)
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-
-    def blur(image):
-        return cv2.GaussianBlur(image, (11, 11), 1.5)
-
-    mean_x, mean_y = blur(x), blur(y)
-    var_x = blur(x * x) - mean_x**2
-    var_y = blur(y * y) - mean_y**2
-    covariance = blur(x * y) - mean_x * mean_y
-    index = ((2 * mean_x * mean_y + c1) * (2 * covariance + c2)) / (
-        (mean_x**2 + mean_y**2 + c1) * (var_x + var_y + c2)
-    )
-    return float(index.mean())
 
 
 @pytest.fixture
