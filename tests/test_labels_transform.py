@@ -116,17 +116,18 @@ def test_the_whole_source_maps_onto_exactly_the_content_of_the_output(
     record = record_for((width, height), sizing=Sizing("size", *box), mode=mode, crop=crop)
     transform = Transform.from_record(record)
     content = transform.content
-    left, top, right, bottom = record["crop_box"]
-    if right <= left or bottom <= top:
-        # A crop that keeps none of the image (1-pixel images padded, then centre-cropped
-        # off-centre by one pixel): the output is all padding, and so is its content box.
-        assert content[0] == content[2] or content[1] == content[3]
-    else:
-        assert 0 <= content[0] < content[2] <= record["width"]
-        assert 0 <= content[1] < content[3] <= record["height"]
     mapped = clip_box(
         map_box(record, (0, 0, width, height)), (0, 0, record["width"], record["height"])
     )
+    left, top, right, bottom = record["crop_box"]
+    if right <= left or bottom <= top:
+        # A crop that keeps none of the image (1-pixel images padded, then centre-cropped
+        # off-centre by one pixel): the output is all padding; nothing of the source is in it.
+        assert content[0] == content[2] or content[1] == content[3]
+        assert mapped is None
+        return
+    assert 0 <= content[0] < content[2] <= record["width"]
+    assert 0 <= content[1] < content[3] <= record["height"]
     assert mapped == pytest.approx(content)
 
 
