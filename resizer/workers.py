@@ -88,6 +88,7 @@ def _dispatch_to_engine(
 ) -> Iterator[Result]:
     batches = _batches(jobs, engine.workers, engine.batch_limit)
     in_flight: dict[Future, list[Job]] = {}
+    died = False  # a worker that dies mid-write leaves its temporary file behind
     try:
         while batches or in_flight:
             if stop.hard:
@@ -101,6 +102,7 @@ def _dispatch_to_engine(
             suspects: list[Job] = []
             for future in done:
                 yield from _results_or_suspects(engine, future, in_flight.pop(future), suspects)
+            died = died or bool(suspects)
             if suspects and engine.death_fails_all:
                 # The whole pool broke with one worker: keep what did finish.
                 for future, batch in in_flight.items():
@@ -117,6 +119,7 @@ def _dispatch_to_engine(
     finally:
         if stop.hard:
             engine.close(abandon=True)
+        if stop.hard or died:  # no worker is writing any more: clear what the dead left
             remove_stale_temps(settings.out)
             if settings.masks is not None:
                 remove_stale_temps(settings.masks_out)
