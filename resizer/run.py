@@ -214,7 +214,8 @@ def _dispatch_all(
     try:
         with _signals_stop(stop, report):
             for result in dispatch(plan.jobs, settings, stop, engine):
-                result.run = run_id
+                # The parent's own: a cluster's workers get the settings with absolute paths.
+                result.run, result.fingerprint = run_id, settings.fingerprint
                 record = to_json(result.record())
                 records[result.source] = record
                 if journaling:
@@ -243,7 +244,8 @@ def _probe_root(fault: tuple[str, int], settings: Settings, report: Report, stop
     root, size = Path(fault[0]), fault[1]
     error = faults.probe(root, max(faults.PROBE_BYTES, size))
     if error is not None:
-        _stop_for_out(report, stop, error, "OUT" if root == settings.out else "the masks folder")
+        is_out = root.absolute() == settings.out.absolute()
+        _stop_for_out(report, stop, error, "OUT" if is_out else "the masks folder")
 
 
 def _stop_for_out(report: Report, stop: Stop, error: OSError, root: str = "OUT") -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import read_records
+from conftest import read_records, save_photo
 from test_run import _poisoned_tree, file_digests, resize_args, resizer_process
 
 distributed = pytest.importorskip("distributed", reason="the Dask engine needs resizer[dask]")
@@ -140,3 +140,19 @@ def test_workers_with_another_pillow_are_refused(photo_tree, tmp_path):
     assert process.returncode == 2, stderr
     assert "has other versions than this machine: pillow 9.0.0" in stderr
     assert not out.exists()
+
+
+def test_relative_paths_reach_workers_that_run_in_another_folder(tmp_path, scheduler):
+    """The cluster's workers run where they were started, not where resizer is called."""
+    (tmp_path / "here").mkdir()
+    save_photo(tmp_path / "here" / "src" / "cat" / "a.jpg", 60, 40)
+    save_photo(tmp_path / "here" / "src" / "dog" / "b.png", 40, 60, seed=1)
+    args = ["resize", "src", "-o", "out", "--size", "32x32", "--scheduler", scheduler]
+    process = resizer_process(*args, cwd=tmp_path / "here")
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    records = read_records(tmp_path / "here" / "out" / "manifest.jsonl")
+    assert [r["status"] for r in records] == ["ok", "ok"]
+    again = resizer_process(*args, "--json", cwd=tmp_path / "here")
+    stdout, stderr = again.communicate(timeout=120)
+    assert json.loads(stdout)["summary"]["skipped"] == 2, stderr  # same fingerprint as here

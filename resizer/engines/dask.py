@@ -11,6 +11,8 @@ executor the futures are the standard ones the dispatch loop already knows. Fact
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from concurrent.futures import Future
 
 from ..records import Job, Result
@@ -21,6 +23,22 @@ from .alone import judge
 CONNECT_TIMEOUT = "10s"
 # What decides output bytes: a worker with another version would write other pixels.
 PINNED = ("resizer", "pillow", "opencv", "numpy")
+
+
+def absolute_paths(settings: Settings) -> Settings:
+    masks = settings.masks.absolute() if settings.masks is not None else None
+    return dataclasses.replace(
+        settings,
+        sources=tuple(source.absolute() for source in settings.sources),
+        out=settings.out.absolute(),
+        masks=masks,
+        masks_output=settings.masks_out.absolute() if masks is not None else None,
+        manifest=settings.manifest_path.absolute(),
+    )
+
+
+def absolute_job(job: Job) -> Job:
+    return dataclasses.replace(job, source=os.path.abspath(job.source))
 
 
 def worker_versions() -> dict:
@@ -39,7 +57,9 @@ class DaskEngine:
             from distributed import Client, LocalCluster
         except ImportError:
             raise EngineError("--engine dask needs Dask: pip install 'resizer[dask]'") from None
-        self.settings = settings
+        # Workers run in folders of their own (on other machines, on a shared file system):
+        # every path they get is absolute.
+        self.settings = absolute_paths(settings)
         self.cluster = None
         self.closed = False
         try:
@@ -98,7 +118,7 @@ class DaskEngine:
         return described
 
     def submit(self, batch: list[Job]) -> Future:
-        return self.executor.submit(run_batch, batch, self.settings)
+        return self.executor.submit(run_batch, [absolute_job(job) for job in batch], self.settings)
 
     def is_death(self, error: BaseException) -> bool:
         from distributed.scheduler import KilledWorker
@@ -109,7 +129,7 @@ class DaskEngine:
         """Nothing to rebuild: the cluster replaces dead workers itself."""
 
     def run_alone(self, job: Job, stop=None) -> Result | None:
-        future = self.executor.submit(judge, job, self.settings)
+        future = self.executor.submit(judge, absolute_job(job), self.settings)
         while True:
             try:
                 return future.result(timeout=0.1)
