@@ -48,6 +48,8 @@ class Stop:
 def start_engine(settings: Settings, jobs: int) -> Engine | None:
     """The workers for `jobs` images, or None to work in this process (--jobs 1, one image, or
     no process pool possible here). Raises EngineError before anything is written."""
+    if jobs == 0:
+        return None  # nothing to do: no cluster is contacted, no process started
     workers = settings.jobs or default_jobs()
     if settings.engine != "dask" and (workers == 1 or jobs < 2):
         return None
