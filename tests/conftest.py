@@ -6,6 +6,8 @@ Images are made in tmp_path by code, so every test states the pixels it depends 
 from __future__ import annotations
 
 import json
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +54,12 @@ def save_photo(path: Path, width: int, height: int, seed: int = 0, **save_option
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(photo_array(width, height, seed)).save(path, **save_options)
     return path
+
+
+def png_chunk(name: bytes, payload: bytes) -> bytes:
+    """One PNG chunk with its length and checksum, to build files Pillow will not write."""
+    crc = zlib.crc32(name + payload) & 0xFFFFFFFF
+    return struct.pack(">I", len(payload)) + name + payload + struct.pack(">I", crc)
 
 
 def read_records(path: Path) -> list[dict]:
