@@ -16,105 +16,29 @@ from click.core import ParameterSource
 
 from . import __version__
 from .api import run
+from .cli_options import (
+    choices,
+    encoding_options,
+    max_pixels_option,
+    resampling_options,
+    selection_options,
+    sizing_options,
+)
 from .faults import OutError
-from .geometry import MODES, ROUNDINGS
 from .names import escape
-from .options import RECIPES, make_settings
+from .options import make_settings
 from .plan import PlanError
 from .report import EXIT_USAGE, say, write_out
 from .run import BusyError, EngineError
 from .settings import (
     BACKENDS,
-    DEFAULT_BACKEND,
-    DEFAULT_MAX_PIXELS,
-    DEFAULT_QUALITY,
     DEFAULT_TIMEOUT,
     ENGINES,
-    FORMATS,
     INTERPOLATIONS,
     MASK_RESAMPLINGS,
     OptionError,
     Settings,
 )
-
-
-def _choices(values) -> str:
-    return "[" + "|".join(values) + "]"
-
-
-def _options(*decorators):
-    """Bundle click options so several commands declare them once, in the same order."""
-
-    def apply(function):
-        for decorator in reversed(decorators):
-            function = decorator(function)
-        return function
-
-    return apply
-
-
-# Sizing, shared by every command that computes output geometry.
-sizing_options = _options(
-    click.option(
-        "--size", metavar="WxH", help="Target WxH, or W (width only), or xH (height only)."
-    ),
-    click.option("--shorter", type=int, metavar="N", help="Scale so the shorter side is N."),
-    click.option("--longer", type=int, metavar="N", help="Scale so the longer side is N."),
-    click.option("--scale", metavar="FACTOR", help="Scale both sides by a factor, e.g. 0.5."),
-    click.option(
-        "--recipe",
-        metavar=_choices(RECIPES),
-        help="A named set of options reproducing a training pipeline; options given explicitly "
-        "win. torchvision-eval = --shorter 256 --crop 224x224 --interpolation bilinear "
-        "--rounding floor --exact --backend pillow --format png.",
-    ),
-    click.option(
-        "--mode",
-        metavar=_choices(MODES),
-        default="fit",
-        show_default=True,
-        help="With --size WxH: fit inside; fill and centre-crop; pad to WxH; stretch to WxH.",
-    ),
-    click.option("--crop", metavar="WxH", help="After resizing, centre-crop to WxH."),
-    click.option(
-        "--upscale/--no-upscale",
-        default=True,
-        show_default=True,
-        help="With --no-upscale, images already inside the target keep their size.",
-    ),
-    click.option(
-        "--rounding",
-        metavar=_choices(ROUNDINGS),
-        default="half-up",
-        show_default=True,
-        help="How a scaled side becomes whole pixels; floor is torchvision's Resize(int).",
-    ),
-)
-
-# Output format and what the encoder is given.
-encoding_options = _options(
-    click.option(
-        "--format",
-        "format",
-        metavar=_choices(FORMATS),
-        default="keep",
-        show_default=True,
-        help="Output format (jpg and tif accepted); keep writes each image in its own format.",
-    ),
-    click.option(
-        "--quality",
-        type=int,
-        default=DEFAULT_QUALITY,
-        show_default=True,
-        help="JPEG and WebP quality.",
-    ),
-    click.option(
-        "--pad-color",
-        metavar="COLOR",
-        help="Padding (and JPEG alpha background) colour. [default: black; transparent with alpha]",
-    ),
-)
-
 
 EPILOG = """\b
 Sizes are WIDTHxHEIGHT (torchvision and Keras take height, width).
@@ -154,27 +78,7 @@ def cli():
     "name with an image extension (.jpg, .png, .webp, .tif, .bmp, .gif) is the output file itself.",
 )
 @sizing_options
-@click.option(
-    "--interpolation",
-    metavar=_choices(INTERPOLATIONS),
-    default="lanczos",
-    show_default=True,
-    help="Resampling kernel; downscaling is antialiased on both backends. Also accepted: "
-    "linear, cubic, lanczos4 (OpenCV's names), box (Pillow's BOX = area).",
-)
-@click.option(
-    "--backend",
-    metavar=_choices(BACKENDS),
-    default=DEFAULT_BACKEND,
-    show_default=True,
-    help="Library whose kernels resize (match your training pipeline).",
-)
-@click.option(
-    "--exact/--no-exact",
-    default=False,
-    help="Pixels bit-identical to the backend's plain one-call resize of the full decode "
-    "(no shrink-on-load; with opencv also no antialiasing). --no-exact undoes a recipe's.",
-)
+@resampling_options
 @encoding_options
 @click.option(
     "--keep-extension",
@@ -182,9 +86,7 @@ def cli():
     help="Append the output extension to the source's name (a.gif -> a.gif.png) instead of "
     "replacing it, so that a.gif and a.bmp cannot clash.",
 )
-@click.option("--include", multiple=True, metavar="GLOB", help="Only relative paths matching.")
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip relative paths matching.")
-@click.option("--follow-symlinks", is_flag=True, help="Follow links to folders (loops detected).")
+@selection_options
 @click.option(
     "--manifest",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -213,14 +115,7 @@ def cli():
     show_default=True,
     help="Seconds one image may take before it is failed (a hung decoder).",
 )
-@click.option(
-    "--max-pixels",
-    type=int,
-    default=DEFAULT_MAX_PIXELS,
-    show_default=True,
-    help="Fail images with more pixels (from the header), or whose resized image or output "
-    "would have more; the default is Pillow's limit.",
-)
+@max_pixels_option
 @click.option(
     "--masks",
     type=click.Path(file_okay=False, path_type=Path),
@@ -241,7 +136,7 @@ def cli():
 )
 @click.option(
     "--mask-resampling",
-    metavar=_choices(MASK_RESAMPLINGS),
+    metavar=choices(MASK_RESAMPLINGS),
     default="nearest",
     show_default=True,
     help="majority: a downscaled mask pixel takes the label covering most of it.",
@@ -408,6 +303,11 @@ COMPARE_SETTINGS = (
 def main() -> None:
     cli(prog_name="resizer")
 
+
+# `resizer scan ...`: the dataset before the job lives in resizer/scan*.py.
+from .scan_command import scan as _scan  # noqa: E402
+
+cli.add_command(_scan)
 
 # `resizer labels ...`: annotation rewriting lives in resizer/labels/.
 from .labels.command import labels as _labels  # noqa: E402

@@ -19,7 +19,7 @@ import numpy as np
 
 from . import codecs, geometry
 from .backends import get_backend
-from .process import _target, _whole_resize_hint, plan_geometry, transform
+from .process import plan_geometry, transform
 from .settings import Settings
 
 
@@ -51,12 +51,11 @@ def check_size(plan: geometry.Geometry, settings: Settings) -> None:
     backend = get_backend(settings.backend)
     whole = settings.exact or not backend.resizes_kept_part
     whole = whole or plan.crop_box == (0, 0, *plan.resized)
-    too_large = geometry.over_pixel_limit(plan, settings.max_pixels, resized_whole=whole)
+    too_large = geometry.pixel_limit_error(
+        plan, settings.max_pixels, settings.sizing, settings.crop, resized_whole=whole
+    )
     if too_large:
-        raise codecs.ImageError(
-            f"{_target(settings)} is too large for this image: {too_large}"
-            + _whole_resize_hint(plan, whole)
-        )
+        raise codecs.ImageError(too_large)
 
 
 def decode(source: Path | io.BytesIO, settings: Settings) -> Decoded:

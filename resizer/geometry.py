@@ -229,6 +229,33 @@ def over_pixel_limit(plan: Geometry, limit: int | None, resized_whole: bool = Tr
     return None
 
 
+def pixel_limit_error(
+    plan: Geometry,
+    limit: int | None,
+    sizing: Sizing,
+    crop: tuple[int, int] | None,
+    resized_whole: bool = True,
+) -> str | None:
+    """resize's words for a geometry over `limit` (over_pixel_limit), naming the options that set
+    the size as typed, since the likely typo is among them; None if within. `scan` predicts the
+    failure with the same words."""
+    why = over_pixel_limit(plan, limit, resized_whole)
+    if why is None:
+        return None
+    target = f"--{sizing.describe()}"
+    if crop is not None:
+        target += f" --crop {crop[0]}x{crop[1]}"
+    # Where only a part is kept, say why the whole resized image counted: --exact and the
+    # opencv backend resize the whole image, then crop (that is what makes them bit-identical
+    # to the one-call resize and to a crop of the whole); the pillow backend's default path
+    # builds only the part it keeps. A narrow, tall source with --shorter shows it: 16x65280
+    # becomes 256x1044480 of which 224x224 are kept.
+    hint = ""
+    if resized_whole and plan.crop_box != (0, 0, *plan.resized):
+        hint = "; --exact and the opencv backend resize the whole image before cropping"
+    return f"{target} is too large for this image: {why}{hint}"
+
+
 def shift(box: tuple[int, int, int, int], dx: int, dy: int) -> tuple[int, int, int, int]:
     left, top, right, bottom = box
     return left + dx, top + dy, right + dx, bottom + dy

@@ -16,6 +16,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from .manifest import to_json
 from .records import RECORD_FIELDS, Job, Result
@@ -146,13 +147,39 @@ def _describe_clashes(clashes: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _selected(name: str, settings: Settings) -> bool:
+class Selection(Protocol):
+    """What chooses the input files: the part of the settings that `scan` shares with `resize`."""
+
+    sources: tuple[Path, ...]
+    include: tuple[str, ...]
+    exclude: tuple[str, ...]
+    follow_symlinks: bool
+
+
+def find_images(selection: Selection) -> tuple[list[tuple[str, str]], Plan]:
+    """Every selected image as (path to open, relative name), walked exactly as make_plan walks
+    them, without the checks that concern OUT; the Plan carries the inputs that cannot be used
+    (unlistable folders, links that lead nowhere) and the count of ignored files. Raises
+    PlanError for a missing or non-image SRC."""
+    plan = Plan()
+    images: dict[str, str] = {}
+    for item in _find(selection, plan):
+        if not _selected(item.name, selection):
+            continue
+        if item.error is not None:
+            plan.failed.append(Result(source=item.name, error=item.error))
+        else:
+            images.setdefault(item.path, item.name)  # the same file given twice counts once
+    return list(images.items()), plan
+
+
+def _selected(name: str, settings: Selection) -> bool:
     if settings.include and not any(fnmatch.fnmatchcase(name, g) for g in settings.include):
         return False
     return not any(fnmatch.fnmatchcase(name, g) for g in settings.exclude)
 
 
-def _find(settings: Settings, plan: Plan) -> list[_Found]:
+def _find(settings: Selection, plan: Plan) -> list[_Found]:
     directories = [src for src in settings.sources if src.is_dir()]
     found: list[_Found] = []
     roots_by_name: dict[str, Path] = {}

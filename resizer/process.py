@@ -78,12 +78,11 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         # path builds only the part it keeps (all of it, unless cropped).
         whole = settings.exact or not backend.resizes_kept_part or settings.masks is not None
         whole = whole or plan.crop_box == (0, 0, *plan.resized)
-        too_large = geometry.over_pixel_limit(plan, settings.max_pixels, resized_whole=whole)
+        too_large = geometry.pixel_limit_error(
+            plan, settings.max_pixels, settings.sizing, settings.crop, resized_whole=whole
+        )
         if too_large:
-            raise codecs.ImageError(
-                f"{_target(settings)} is too large for this image: {too_large}"
-                + _whole_resize_hint(plan, whole)
-            )
+            raise codecs.ImageError(too_large)
         paired = None
         if settings.masks is not None:  # checked before the costly decode
             paired = masks.open_paired(
@@ -149,14 +148,6 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     _set_geometry(result, plan)
 
 
-def _target(settings: Settings) -> str:
-    """The options that set the size, as typed: the likely typo is among them."""
-    target = f"--{settings.sizing.describe()}"
-    if settings.crop is not None:
-        target += f" --crop {settings.crop[0]}x{settings.crop[1]}"
-    return target
-
-
 def plan_geometry(upright_size: tuple[int, int], settings: Settings) -> geometry.Geometry:
     return geometry.compute(
         upright_size,
@@ -206,17 +197,6 @@ def transform(
         fill = pad_fill(codecs.mode_of(pixels), pad_color)
         pixels = resizer.window(pixels, window, fill)
     return pixels
-
-
-def _whole_resize_hint(plan: geometry.Geometry, whole: bool) -> str:
-    """Where only a part is kept, say why the whole resized image counted: --exact and the
-    opencv backend resize the whole image, then crop (that is what makes them bit-identical to
-    the one-call resize and to a crop of the whole); the pillow backend's default path builds
-    only the part it keeps. A narrow, tall source with --shorter shows it: 16x65280 becomes
-    256x1044480 of which 224x224 are kept."""
-    if not whole or plan.crop_box == (0, 0, *plan.resized):
-        return ""
-    return "; --exact and the opencv backend resize the whole image before cropping"
 
 
 def _set_geometry(result: Result, plan: geometry.Geometry) -> None:
