@@ -25,7 +25,7 @@ INTEGER_FIELDS = {
     "decode_scale", "src_bytes", "src_mtime_ns", "mask_bytes", "mask_src_bytes",
     "mask_src_mtime_ns",
 }  # fmt: skip
-LIST_FIELDS = {"resize", "crop_box", "pad_offset"}
+LIST_FIELDS = {"resize", "crop_box", "pad_offset", "pixel_sum", "pixel_sumsq"}
 
 
 def run_record_path(manifest: Path) -> Path:

@@ -14,7 +14,7 @@ import re
 import time
 from pathlib import Path
 
-from . import codecs, faults, geometry, masks
+from . import codecs, faults, geometry, masks, pixelstats
 from .backends import get_backend
 from .files import write_atomic
 from .plan import mask_name
@@ -53,6 +53,7 @@ def process_image(job: Job, settings: Settings) -> Result:
         result.error = _without_paths(result.error or "failed", job, settings)
         result.output = None
         result.width = result.height = result.bytes = result.sha256 = None
+        result.pixel_sum = result.pixel_sumsq = None
         result.mask_output = result.mask_bytes = result.mask_sha256 = None
     result.seconds = round(time.perf_counter() - started, 4)
     return result
@@ -116,6 +117,8 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         pad_color=settings.pad_color,
         extent=extent,
     )
+    pixels = codecs.output_pixels(pixels, job.format, settings.pad_color)
+    result.pixel_sum, result.pixel_sumsq = pixelstats.channel_sums(pixels)
     data, mode = codecs.encode(pixels, job.format, settings.quality, icc, settings.pad_color)
     if paired is not None:
         mask_data = masks.render(

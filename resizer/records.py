@@ -41,6 +41,11 @@ class Result:
     height: int | None = None
     format: str | None = None
     mode: str | None = None
+    # Per channel of the pixels handed to the encoder (grey: one; colour: three; alpha last),
+    # in their own units (0-255 or 0-65535): exact integer sums of the values and of their
+    # squares, for the dataset's mean and std (pixelstats.py).
+    pixel_sum: list[int] | None = None
+    pixel_sumsq: list[int] | None = None
     bytes: int | None = None
     sha256: str | None = None
     mask_output: str | None = None  # the paired mask's output, relative to the masks output

@@ -19,6 +19,7 @@ from . import faults
 from .engines import Engine
 from .files import remove_stale_temps
 from .manifest import Journal, read_records_as_json, to_json, write_manifest, write_run_record
+from .pixelstats import pixel_statistics
 from .plan import Plan, make_plan
 from .prune import remove_stale_outputs
 from .records import Result
@@ -130,6 +131,9 @@ def _run(
             "engine": engine.describe() if engine is not None else {"engine": "in-process"},
             "settings": settings.as_record(),
             "summary": report.summary(),
+            "pixel_statistics": pixel_statistics(
+                settings.manifest_path, records, unchanged=not changed and not report.save_error
+            ),
         }
         if changed:  # a no-op re-run leaves both manifest files as they were
             try:

@@ -42,6 +42,8 @@ def record(source: str) -> dict:
         "resize": [224, 168],
         "crop_box": [0, 0, 224, 168],
         "pad_offset": [0, 0],
+        "pixel_sum": [3000000, 2000000, 1000000],
+        "pixel_sumsq": [1732470000123, 1000000000000, 1],
         "src_mtime_ns": 1732470000123456789,
         "seconds": 0.0123,
     }
@@ -67,6 +69,7 @@ def test_csv_round_trip_with_awkward_names(tmp_path):
     row = back['quote"and,comma.jpg']
     assert row["src_mtime_ns"] == 1732470000123456789
     assert row["crop_box"] == [0, 0, 224, 168]
+    assert row["pixel_sumsq"] == [1732470000123, 1000000000000, 1]
     assert row["error"] is None
     assert row["seconds"] == 0.0123
 

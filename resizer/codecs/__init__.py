@@ -25,7 +25,7 @@ Image.MAX_IMAGE_PIXELS = None
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 from .decode import decode, normal_mode  # noqa: E402  (after the settings above)
-from .encode import encode, flatten, written_mode  # noqa: E402
+from .encode import encode, flatten, output_pixels, written_mode  # noqa: E402
 from .pixels import (  # noqa: E402
     UPRIGHT,
     ImageError,
@@ -52,6 +52,7 @@ __all__ = [
     "normal_mode",
     "orient_array",
     "orient_image",
+    "output_pixels",
     "probe",
     "shrink_on_load",
     "size_of",

@@ -33,6 +33,25 @@ GIF_VISIBLE_ALPHA = 128
 TRANSPARENT_INDEX = 255
 
 
+def output_pixels(pixels: Pixels, fmt: str, background: tuple[int, ...] | None) -> Pixels:
+    """The pixels in what `fmt` can store, before compression or a palette: 16 bits rounded to
+    8 where the format has no 16 bits (16-bit colour stays an array for PNG and TIFF), alpha
+    flattened onto `background` (default black) where it has no alpha. Applying it to its own
+    result changes nothing."""
+    mode = mode_of(pixels)
+    if mode.endswith(";16") and mode != "I;16":
+        if fmt in ("png", "tiff"):
+            return pixels
+        pixels = to_8bit(pixels)
+    if isinstance(pixels, np.ndarray):
+        pixels = grey16_image(pixels) if pixels.dtype == np.uint16 else Image.fromarray(pixels)
+    if pixels.mode == "I;16" and fmt in EIGHT_BIT_ONLY:
+        pixels = Image.fromarray(to_8bit(np.asarray(pixels)), "L")
+    if fmt in NO_ALPHA and pixels.mode in ("RGBA", "LA"):
+        pixels = flatten(pixels, background)
+    return pixels
+
+
 def encode(
     pixels: Pixels,
     fmt: str,
@@ -42,25 +61,16 @@ def encode(
 ) -> tuple[bytes, str]:
     """Encode to bytes. Returns (data, mode of the written file, as `probe` would name it).
 
-    JPEG and BMP have no alpha: alpha images are flattened onto `background` (default black).
-    JPEG, WebP, BMP and GIF have no 16 bits: 16-bit images are rounded to 8. GIF is quantised
+    The pixels are first brought to what `fmt` stores (output_pixels); GIF is then quantised
     to a palette. Output is deterministic: same pixels, same bytes.
     """
-    mode = mode_of(pixels)
-    if mode.endswith(";16") and mode != "I;16":
-        if fmt in ("png", "tiff"):
-            data = _encode_deep_colour(pixels, fmt, icc)
-            return data, written_mode(data)
-        pixels = to_8bit(pixels)
-    if isinstance(pixels, np.ndarray):
-        pixels = grey16_image(pixels) if pixels.dtype == np.uint16 else Image.fromarray(pixels)
-    elif isinstance(pixels, ImageFile.ImageFile):
+    pixels = output_pixels(pixels, fmt, background)
+    if isinstance(pixels, np.ndarray):  # 16-bit colour for PNG or TIFF
+        data = _encode_deep_colour(pixels, fmt, icc)
+        return data, written_mode(data)
+    if isinstance(pixels, ImageFile.ImageFile):
         pixels = pixels.copy()  # a plain image: writers copy tags (XMP...) from a source file
     pixels.info = {}  # nothing of the source (a transparency key, comments) reaches the writer
-    if pixels.mode == "I;16" and fmt in EIGHT_BIT_ONLY:
-        pixels = Image.fromarray(to_8bit(np.asarray(pixels)), "L")
-    if fmt in NO_ALPHA and pixels.mode in ("RGBA", "LA"):
-        pixels = flatten(pixels, background)
     options: dict = {}
     if icc:
         options["icc_profile"] = icc
