@@ -100,6 +100,9 @@ def resize(
     force: bool = False,
     timeout: float | None = None,
     wait: bool = False,
+    preview: PathLike | None = None,
+    preview_count: int = 8,
+    preview_seed: int = 0,
 ) -> ResizeResult:
     """Resize every image under `sources` into `out`, mirroring the folder tree, and write the
     manifest: `resizer resize SRC... -o OUT [options]` as a function.
@@ -158,6 +161,9 @@ def resize(
         force=force,
         timeout=timeout,
         wait=wait,
+        preview=preview,
+        preview_count=preview_count,
+        preview_seed=preview_seed,
     )
     return run(settings)
 

@@ -156,6 +156,13 @@ def cli():
     help="Dask scheduler address (tcp://host:8786); implies --engine dask. "
     "[env: RESIZER_SCHEDULER; default with --engine dask: a local cluster of --jobs workers]",
 )
+@click.option(
+    "--preview",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also draw sampled sources, with the region kept, beside their outputs into this PNG.",
+)
+@click.option("--preview-count", type=int, default=8, show_default=True, help="Its rows.")
+@click.option("--preview-seed", type=int, default=0, show_default=True, help="Seed of its draw.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary (or plan) as JSON.")
 def resize_command(**options):
     """Resize every image under SRC... into OUT, mirroring the folder tree.

@@ -90,6 +90,9 @@ RUN_DEFAULTS = {
     "wait": False,
     "engine": "local",
     "scheduler": None,
+    "preview": None,
+    "preview_count": 8,
+    "preview_seed": 0,
 }
 
 
@@ -308,5 +311,8 @@ def make_settings(sources, out, **options) -> Settings:
         # An address means a cluster: --scheduler alone is enough to use it.
         engine="dask" if run["scheduler"] else _name(run["engine"]),
         scheduler=run["scheduler"],
+        preview=_path(run["preview"]),
+        preview_count=run["preview_count"],
+        preview_seed=run["preview_seed"],
         **pixels,
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-from . import faults
+from . import faults, preview
 from .engines import Engine
 from .files import remove_stale_temps
 from .manifest import Journal, read_records_as_json, to_json, write_manifest, write_run_record
@@ -59,6 +59,7 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
     """The library call behind `resizer resize`. Raises PlanError/BusyError/OutError for usage
     errors."""
     report = report or Report(verbosity=settings.verbosity)
+    preview.check(settings)
     # Planned before anything is written, so usage errors leave no trace.
     previous = _previous(settings)
     plan = make_plan(settings, previous)
@@ -144,6 +145,8 @@ def _run(
                     f"{faults.cause(error)}"
                 )
                 run_record["summary"] = report.summary()  # for --json: the exit code changed
+        if settings.preview is not None:
+            preview.write_preview(settings, records)
     return Outcome(report, plan, run_record)
 
 

@@ -88,6 +88,9 @@ class Settings:
     wait: bool = False
     engine: str = "local"  # local | dask
     scheduler: str | None = None  # a Dask scheduler address; None with dask: a local cluster
+    preview: Path | None = None  # a PNG of sampled sources, their kept region and outputs
+    preview_count: int = 8
+    preview_seed: int = 0
     # Set when OUT names one output file (one SRC file, `-o small.jpg`): `out` is then its folder.
     output_name: str | None = None
 
@@ -249,6 +252,8 @@ def validate(settings: Settings) -> None:
         raise OptionError(
             f"--scheduler {settings.scheduler!r} must be an address such as tcp://host:8786"
         )
+    check_int("preview-count", settings.preview_count, 1)
+    check_int("preview-seed", settings.preview_seed, 0)
     timeout = settings.timeout
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
         shown = f"{timeout:g}" if isinstance(timeout, int | float) else repr(timeout)
