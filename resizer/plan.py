@@ -13,7 +13,7 @@ import fnmatch
 import json
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -96,15 +96,9 @@ def make_plan(settings: Settings, previous: Mapping[str, dict | str] | None = No
     out = _resolved(settings.out, "OUT")
     _check_not_inside_sources(settings, out)
     plan = Plan()
-    found = _find(settings, plan)
     owners: dict[str, str] = {}
     clashes: dict[str, list[str]] = {}  # output -> every input that would write it
-    for item in found:
-        if not _selected(item.name, settings):
-            continue
-        if item.error is not None:
-            plan.failed.append(Result(source=item.name, error=item.error))
-            continue
+    for item in _usable(settings, plan):
         if settings.output_name is not None:  # OUT names the one output file
             output, fmt = settings.output_name, settings.format
         else:
@@ -148,7 +142,7 @@ def _describe_clashes(clashes: dict[str, list[str]]) -> str:
 
 
 class Selection(Protocol):
-    """What chooses the input files: the part of the settings that `scan` shares with `resize`."""
+    """What chooses the input files: the part of the settings `scan` shares with `resize`."""
 
     sources: tuple[Path, ...]
     include: tuple[str, ...]
@@ -157,20 +151,24 @@ class Selection(Protocol):
 
 
 def find_images(selection: Selection) -> tuple[list[tuple[str, str]], Plan]:
-    """Every selected image as (path to open, relative name), walked exactly as make_plan walks
-    them, without the checks that concern OUT; the Plan carries the inputs that cannot be used
-    (unlistable folders, links that lead nowhere) and the count of ignored files. Raises
-    PlanError for a missing or non-image SRC."""
+    """Every selected image as (path, relative name), found as make_plan finds them, for
+    `scan` (no OUT): the Plan holds unusable inputs and the ignored count. Or PlanError."""
     plan = Plan()
     images: dict[str, str] = {}
+    for item in _usable(selection, plan):
+        images.setdefault(item.path, item.name)  # the same file given twice counts once
+    return list(images.items()), plan
+
+
+def _usable(selection: Selection, plan: Plan) -> Iterator[_Found]:
+    """The selected files of the walk; a link that leads nowhere becomes a failed record."""
     for item in _find(selection, plan):
         if not _selected(item.name, selection):
             continue
         if item.error is not None:
             plan.failed.append(Result(source=item.name, error=item.error))
         else:
-            images.setdefault(item.path, item.name)  # the same file given twice counts once
-    return list(images.items()), plan
+            yield item
 
 
 def _selected(name: str, settings: Selection) -> bool:
