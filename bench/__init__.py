@@ -1,0 +1,1 @@
+"""resizer's benchmark: `python bench/run.py --corpus DIR` (see bench/README.md)."""
