@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             "comparison. vipsthumbnail always shrinks on load."
         )
     if any(image.format in JPEG_FORMATS for image in images):
-        from resizer.codecs import SHRINK_BOUND
+        from resizer.codecs.probe import SHRINK_BOUND
 
         ctx.notes.append(
             "The decode floor decodes each JPEG at the DCT scale resizer picks "

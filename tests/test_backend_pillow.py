@@ -122,7 +122,7 @@ def photos(tmp_path_factory) -> dict[str, Path]:
 @pytest.mark.parametrize("interpolation", list(FILTERS))
 @pytest.mark.parametrize(
     ("suffix", "size", "target", "decode_scale"),
-    [("jpg", (1000, 750), 200, 2), ("png", (1200, 800), 150, None)],
+    [("jpg", (1000, 750), 160, 2), ("png", (1200, 800), 150, None)],
     ids=["jpeg-shrink-on-load", "png-reducing-gap"],
 )
 def test_default_path_is_visually_equal_to_exact(

@@ -200,14 +200,14 @@ def test_exif_orientation_gives_upright_output_without_tag(tmp_path, backend, or
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_with_shrink_on_load(tmp_path, backend, orientation):
-    """A big JPEG decoded at 1/8 scale is still upright: the DCT scale is chosen in stored
+    """A big JPEG decoded at 1/4 scale is still upright: the DCT scale is chosen in stored
     orientation, so portrait-stored files (5-8) shrink exactly as much as the others."""
     source = save_oriented_jpeg(tmp_path / "big.jpg", 1600, 1200, orientation)
     result, output = resize_file(
         source, tmp_path / "out", "png", backend=backend, sizing=Sizing("longer", length=100)
     )
 
-    assert result.decode_scale == 8  # 1600x1200 -> 200x150, still 2x the 100x75 target
+    assert result.decode_scale == 4  # 1600x1200 -> 400x300, still 3x the 100x75 target
     array = np.asarray(Image.open(output))
     assert array.shape == (75, 100, 3)
     assert_upright(array)

@@ -16,8 +16,9 @@ from .pixels import ImageError
 ORIENTATION_TAG = 0x0112
 BITS_PER_SAMPLE_TAG = 258
 SAMPLE_FORMAT_TAG = 339
-# Shrink-on-load keeps the decoded JPEG at least this many times the resize target.
-SHRINK_BOUND = 2.0
+# Shrink-on-load keeps the decoded JPEG at least this many times the resize target (see
+# `shrink_on_load` for why 3).
+SHRINK_BOUND = 3.0
 # Errors Pillow's decoders raise for a damaged or unsupported file.
 DECODER_ERRORS = (OSError, SyntaxError, ValueError, struct.error, EOFError, IndexError)
 # Pillow reports some decoder failures only by number ("decoder error -2").
@@ -182,11 +183,14 @@ def load(image: Image.Image) -> None:
 def shrink_on_load(header: Header, resize_to: tuple[int, int]) -> bool:
     """Ask the JPEG decoder for a DCT-scaled image that stays >= SHRINK_BOUND x the target.
 
-    Measured on the benchmark photographs (with the exact extent, see process.py): at 2x the
-    worst pixel PSNR against --exact is 48 dB, at 1.5x 41 dB, and lower bounds fall further,
-    while a smaller DCT scale makes the decode only 10-25% cheaper (entropy decoding does not
-    scale). The bound is computed in stored orientation because the decoder works before the
-    EXIF turn. Returns whether it will scale.
+    libjpeg's scaled decode keeps only the low DCT coefficients of each 8x8 block: a block-wise
+    filter that folds fine periodic detail (stripes, fabric) into low-frequency moiré that the
+    resize after it cannot remove. The larger the factor left to the real kernel, the more of
+    that moiré falls outside the output's band. Measured against --exact on zone-plate and
+    stripe JPEGs from 1.5x to 16x (bench/shrink.py): a bound of 2 went down to 34 dB, 3 keeps
+    >= 41 dB, at ~15-25% more CPU per image on photographs (bench/RESULTS.md has the table).
+    The bound is computed in stored orientation because the decoder works before the EXIF
+    turn. Returns whether it will scale.
     """
     if header.format not in ("JPEG", "MPO"):
         return False
