@@ -144,6 +144,7 @@ class Context:
     mogrify: str | None
     skip_peers: bool
     repeat: int
+    skip_magick: bool = False
     notes: list[str] = field(default_factory=list)
     floor_details: dict = field(default_factory=dict)
 

@@ -70,6 +70,8 @@ def make_tools(ctx: Context) -> list[Tool]:
     if ctx.mogrify:
         tools.append(Tool("mogrify", lambda job, out: run_magick(ctx, job, out, False)))
         tools.append(Tool("mogrify +jpeg:size", lambda job, out: run_magick(ctx, job, out, True)))
+    elif ctx.skip_magick:
+        ctx.notes.append("mogrify was left out (--skip-magick).")
     else:
         ctx.notes.append("ImageMagick mogrify is not installed: its rows are missing.")
     return tools

@@ -1,7 +1,7 @@
 """Benchmark resizer side by side with vipsthumbnail, ImageMagick and a decode-only floor.
 
     python bench/run.py --corpus /tmp/corpus [--work DIR] [--jobs N] [--only fit-512,fill-224]
-                        [--limit N] [--repeat 3] [--skip-peers] [--noop-files N]
+                        [--limit N] [--repeat 3] [--skip-peers] [--skip-magick] [--noop-files N]
                         [--results bench/RESULTS.md]
 
 For each standard job (fit-512, fill-224) every tool runs on the same files, interleaved round by
@@ -69,6 +69,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, help="Use N images spread over the corpus.")
     parser.add_argument("--repeat", type=int, default=3, help="Interleaved rounds per tool.")
     parser.add_argument("--skip-peers", action="store_true", help="No vipsthumbnail/mogrify.")
+    parser.add_argument("--skip-magick", action="store_true", help="No mogrify (the slowest).")
     parser.add_argument("--skip-quality", action="store_true", help="No --exact comparison.")
     parser.add_argument("--profile-images", type=int, default=40, help="0 = no profile.")
     parser.add_argument(
@@ -114,8 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         images=images,
         input_dir=input_dir,
         resizer=find_resizer(),
-        mogrify=None if args.skip_peers else find_mogrify(),
+        mogrify=None if args.skip_peers or args.skip_magick else find_mogrify(),
         skip_peers=args.skip_peers,
+        skip_magick=args.skip_magick,
         repeat=max(1, args.repeat),
     )
     say(f"{len(images)} images, {ctx.megapixels:.0f} MP; work folder {work}")
@@ -185,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
             f"**The resizer package changed during this run** (source hash {state_before} -> "
             f"{state_after}): the rows may mix versions; run again.",
         )
-    if not args.skip_peers:
+    if ctx.mogrify:
         ctx.notes.append(
             "mogrify runs the plain command (full decode of every JPEG); `mogrify +jpeg:size` "
             "adds `-define jpeg:size=2Wx2H`, ImageMagick's own shrink-on-load, for a fairer "
