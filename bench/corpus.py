@@ -145,6 +145,7 @@ class Context:
     skip_peers: bool
     repeat: int
     skip_magick: bool = False
+    other_resizers: dict[str, str] = field(default_factory=dict)  # label -> executable
     notes: list[str] = field(default_factory=list)
     floor_details: dict = field(default_factory=dict)
 

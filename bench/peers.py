@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from bench.corpus import JOBS, BenchJob, Context, fresh, output_folder, read_manifest, say
@@ -61,6 +62,8 @@ def xargs_chunk(count: int, cores: int) -> int:
 
 def make_tools(ctx: Context) -> list[Tool]:
     tools = [Tool("resizer", lambda job, out: run_resizer(ctx, job, out))]
+    for label, executable in ctx.other_resizers.items():  # another build, e.g. the last release
+        tools.append(Tool(f"resizer {label}", partial(run_other, ctx, executable)))
     if ctx.skip_peers:
         return tools
     if shutil.which("vipsthumbnail"):
@@ -77,9 +80,11 @@ def make_tools(ctx: Context) -> list[Tool]:
     return tools
 
 
-def run_resizer(ctx: Context, job: BenchJob, out: Path, *extra: str, fmt: str = "jpeg") -> ToolRun:
+def run_resizer(
+    ctx: Context, job: BenchJob, out: Path, *extra: str, fmt: str = "jpeg", executable: str = ""
+) -> ToolRun:
     fresh(out)
-    command = [ctx.resizer, "resize", str(ctx.input_dir), "-o", str(out)]
+    command = [executable or ctx.resizer, "resize", str(ctx.input_dir), "-o", str(out)]
     command += job.resizer_options(fmt)
     command += ["--jobs", str(ctx.cores), "--no-progress", "-q", *extra]
     measurement = measure(command)
@@ -89,6 +94,10 @@ def run_resizer(ctx: Context, job: BenchJob, out: Path, *extra: str, fmt: str = 
         raise RuntimeError(f"resizer exited {measurement.returncode}: {measurement.stderr}")
     ok = sum(1 for record in records if record["status"] == "ok")
     return ToolRun(measurement, ok, failed)
+
+
+def run_other(ctx: Context, executable: str, job: BenchJob, out: Path) -> ToolRun:
+    return run_resizer(ctx, job, out, executable=executable)
 
 
 def _file_list(ctx: Context) -> bytes:

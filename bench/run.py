@@ -2,6 +2,7 @@
 
     python bench/run.py --corpus /tmp/corpus [--work DIR] [--jobs N] [--only fit-512,fill-224]
                         [--limit N] [--repeat 3] [--skip-peers] [--skip-magick] [--noop-files N]
+                        [--also-resizer LABEL=PATH]
                         [--results bench/RESULTS.md]
 
 For each standard job (fit-512, fill-224) every tool runs on the same files, interleaved round by
@@ -70,6 +71,13 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=3, help="Interleaved rounds per tool.")
     parser.add_argument("--skip-peers", action="store_true", help="No vipsthumbnail/mogrify.")
     parser.add_argument("--skip-magick", action="store_true", help="No mogrify (the slowest).")
+    parser.add_argument(
+        "--also-resizer",
+        action="append",
+        default=[],
+        metavar="LABEL=PATH",
+        help="Time another resizer build too (its console script), e.g. old=/tmp/v0/bin/resizer.",
+    )
     parser.add_argument("--skip-quality", action="store_true", help="No --exact comparison.")
     parser.add_argument("--profile-images", type=int, default=40, help="0 = no profile.")
     parser.add_argument(
@@ -118,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         mogrify=None if args.skip_peers or args.skip_magick else find_mogrify(),
         skip_peers=args.skip_peers,
         skip_magick=args.skip_magick,
+        other_resizers=dict(item.split("=", 1) for item in args.also_resizer),
         repeat=max(1, args.repeat),
     )
     say(f"{len(images)} images, {ctx.megapixels:.0f} MP; work folder {work}")
