@@ -34,7 +34,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable, after
 
 from bench.corpus import find_images, spread
 from bench.quality import psnr
-from resizer import codecs
+from resizer.codecs import probe as shrink_rule
 from resizer.geometry import Sizing
 from resizer.process import Job, process_image
 from resizer.settings import Settings
@@ -107,7 +107,7 @@ def synthetic(work: Path, bounds: dict[str, float]) -> dict[str, dict]:
             exact = pixels(resize(jpeg, work / "exact", exact=True, **by_scale(scale)))
             full_cv = pixels(resize(png, work / "full-cv", backend="opencv", **by_scale(scale)))
             for label, bound in bounds.items():
-                codecs.SHRINK_BOUND = bound
+                shrink_rule.SHRINK_BOUND = bound
                 fast = pixels(resize(jpeg, work / "fast", **by_scale(scale)))
                 fast_cv = pixels(
                     resize(jpeg, work / "fast-cv", backend="opencv", **by_scale(scale))
@@ -136,7 +136,7 @@ def sine_sweep(work: Path, bounds: dict[str, float]) -> dict[str, tuple[float, s
                 continue
             exact = pixels(resize(jpeg, work / "exact", exact=True, **by_scale(scale)))
             for label, bound in bounds.items():
-                codecs.SHRINK_BOUND = bound
+                shrink_rule.SHRINK_BOUND = bound
                 value = psnr(pixels(resize(jpeg, work / "fast", **by_scale(scale))), exact)
                 if value < found.get(label, (math.inf, ""))[0]:
                     found[label] = (value, f"{period:.2f} px, {scale:g}x")
@@ -155,7 +155,7 @@ def photos(work: Path, corpus: Path, count: int, bounds: dict[str, float]) -> di
             for rounds in range(3):
                 order = list(bounds.items()) if rounds % 2 == 0 else list(bounds.items())[::-1]
                 for label, bound in order:
-                    codecs.SHRINK_BOUND = bound
+                    shrink_rule.SHRINK_BOUND = bound
                     started = time.process_time()
                     resize(image.path, work / "jpeg", fmt="jpeg", quality=90, **options)
                     spent = time.process_time() - started
@@ -177,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bounds", default="2,2.5,3,4,full", help="Bounds to compare.")
     args = parser.parse_args(argv)
     bounds = {label: NEVER if label == "full" else float(label) for label in args.bounds.split(",")}
-    original = codecs.SHRINK_BOUND
+    original = shrink_rule.SHRINK_BOUND
     with tempfile.TemporaryDirectory(prefix="resizer-shrink-") as folder:
         work = Path(folder)
         print("bench: synthetic textures", file=sys.stderr, flush=True)
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: sine sweep", file=sys.stderr, flush=True)
         sweep = sine_sweep(work, bounds)
         photographs = photos(work, args.corpus, args.photos, bounds) if args.corpus else {}
-    codecs.SHRINK_BOUND = original
+    shrink_rule.SHRINK_BOUND = original
 
     def cell(found: dict, key) -> str:
         value, where = found.get(key, (math.nan, ""))

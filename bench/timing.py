@@ -243,13 +243,13 @@ def memory_runs(ctx: Context) -> list[dict]:
 
 STAGES = [
     # (label, file suffix, function, caller function or None)
-    ("probe: open + header (PNG: full decode)", "resizer/codecs.py", "probe", None),
-    ("shrink-on-load setup (draft)", "resizer/codecs.py", "shrink_on_load", None),
-    ("decode (JPEG; PNG done in probe) + mode", "resizer/codecs.py", "decode", None),
+    ("probe: open + header (PNG: full decode)", "resizer/codecs/probe.py", "probe", None),
+    ("shrink-on-load setup (draft)", "resizer/codecs/probe.py", "shrink_on_load", None),
+    ("decode (JPEG; PNG done in probe) + mode", "resizer/codecs/decode.py", "decode", None),
     ("resize", "resizer/backends/pillow.py", "resize", None),
-    ("EXIF turn of the resized image", "resizer/codecs.py", "orient_image", "_process"),
+    ("EXIF turn of the resized image", "resizer/codecs/pixels.py", "orient_image", "transform"),
     ("crop window", "resizer/backends/pillow.py", "window", None),
-    ("encode", "resizer/codecs.py", "encode", None),
+    ("encode", "resizer/codecs/encode.py", "encode", None),
     ("write (atomic)", "resizer/files.py", "write_atomic", None),
 ]
 
