@@ -23,7 +23,7 @@ def settings_for(src: Path, **options) -> Settings:
 
 
 def turned_jpeg(path: Path) -> Path:
-    """640x400 stored with EXIF orientation 6: a 40x40 fill decodes it at 1/4 (shrink-on-load)
+    """640x400 stored with EXIF orientation 6: a 40x40 fill decodes it at 1/2 (shrink-on-load)
     and, without --exact, resizes it sideways before turning it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     exif = Image.Exif()
@@ -90,7 +90,7 @@ def test_the_jpeg_case_really_takes_the_shrink_on_load_path(tmp_path):
     result = run_job(
         source, tmp_path / "out", "jpeg", sizing=Sizing("size", width=40, height=40), mode="fill"
     )
-    assert result.decode_scale == 4 and result.orientation == 6
+    assert result.decode_scale == 2 and result.orientation == 6
 
 
 def test_finish_leaves_the_decoded_image_as_it_was(tmp_path):
