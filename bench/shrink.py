@@ -19,6 +19,7 @@ Prints a Markdown table (paste it into bench/RESULTS.md).
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import sys
 import tempfile
@@ -34,12 +35,17 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable, after
 
 from bench.corpus import find_images, spread
 from bench.quality import psnr
-from resizer.codecs import probe as shrink_rule
 from resizer.geometry import Sizing
 from resizer.process import Job, process_image
 from resizer.settings import Settings
 
+# The module whose SHRINK_BOUND shrink_on_load reads (resizer.codecs.probe is also a function).
+shrink_rule = importlib.import_module("resizer.codecs.probe")
+
 SCALES = [1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 7, 8, 10, 12, 14, 16]
+PERIODS = np.concatenate(
+    [np.linspace(2.02, 4, 40), np.linspace(4.1, 12, 30), np.linspace(12.5, 40, 12)]
+)
 NEVER = 1e6  # a bound no image reaches: full decode
 JOBS = {
     "fit-512": {"sizing": Sizing("size", width=512, height=512), "mode": "fit"},
@@ -94,16 +100,18 @@ def by_scale(scale: float) -> dict:
     return {"sizing": Sizing("scale", factor=Fraction(1 / scale).limit_denominator(1000))}
 
 
-def synthetic(work: Path, bounds: dict[str, float]) -> dict[str, dict]:
+def synthetic(
+    work: Path, bounds: dict[str, float], scales: list[float], size: tuple[int, int]
+) -> dict[str, dict]:
     """Per bound: worst (PSNR, where) for pillow and opencv over the textures and scales."""
     found: dict[str, dict] = {label: {} for label in bounds}
-    for name, image in textures().items():
+    for name, image in textures(*size).items():
         jpeg, png = work / f"{name}.jpg", work / f"{name}.png"
         image.save(jpeg, quality=90)
         with Image.open(jpeg) as decoded:
             decoded.save(png, compress_level=1)
         kind = "nyquist" if name.startswith("near-Nyquist") else "textures"
-        for scale in SCALES:
+        for scale in scales:
             exact = pixels(resize(jpeg, work / "exact", exact=True, **by_scale(scale)))
             full_cv = pixels(resize(png, work / "full-cv", backend="opencv", **by_scale(scale)))
             for label, bound in bounds.items():
@@ -122,16 +130,15 @@ def synthetic(work: Path, bounds: dict[str, float]) -> dict[str, dict]:
     return found
 
 
-def sine_sweep(work: Path, bounds: dict[str, float]) -> dict[str, tuple[float, str]]:
+def sine_sweep(
+    work: Path, bounds: dict[str, float], scales: list[float], periods: np.ndarray
+) -> dict[str, tuple[float, str]]:
     """Worst PSNR (pillow vs --exact) over vertical sines of 82 periods, at every scale."""
-    periods = np.concatenate(
-        [np.linspace(2.02, 4, 40), np.linspace(4.1, 12, 30), np.linspace(12.5, 40, 12)]
-    )
     found: dict[str, tuple[float, str]] = {}
     for period in periods:
         jpeg = work / "sine.jpg"
         grey(stripes(1024, 64, period, 0, False)).save(jpeg, quality=90)
-        for scale in SCALES:
+        for scale in scales:
             if 64 / scale < 4:
                 continue
             exact = pixels(resize(jpeg, work / "exact", exact=True, **by_scale(scale)))
@@ -175,15 +182,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, help="Folder of photographs (bench/README.md).")
     parser.add_argument("--photos", type=int, default=40, help="JPEGs spread over the corpus.")
     parser.add_argument("--bounds", default="2,2.5,3,4,full", help="Bounds to compare.")
+    parser.add_argument(
+        "--quick", action="store_true", help="Smoke run: 512x384 textures, 2x and 8x, 3 sines."
+    )
     args = parser.parse_args(argv)
     bounds = {label: NEVER if label == "full" else float(label) for label in args.bounds.split(",")}
     original = shrink_rule.SHRINK_BOUND
+    scales, size, periods = SCALES, (2048, 1536), PERIODS
+    if args.quick:
+        scales, size, periods = [2.0, 8.0], (512, 384), PERIODS[::30]
     with tempfile.TemporaryDirectory(prefix="resizer-shrink-") as folder:
         work = Path(folder)
         print("bench: synthetic textures", file=sys.stderr, flush=True)
-        textured = synthetic(work, bounds)
+        textured = synthetic(work, bounds, scales, size)
         print("bench: sine sweep", file=sys.stderr, flush=True)
-        sweep = sine_sweep(work, bounds)
+        sweep = sine_sweep(work, bounds, scales, periods)
         photographs = photos(work, args.corpus, args.photos, bounds) if args.corpus else {}
     shrink_rule.SHRINK_BOUND = original
 

@@ -75,3 +75,25 @@ def test_bench_runs_on_three_images_and_writes_the_table(tmp_path: Path):
         with Image.open(path) as image:
             assert image.size == (512, 341)
     assert "| fit-512 | resizer |" in done.stdout
+
+
+SHRINK = BENCH.with_name("shrink.py")
+
+
+def test_shrink_rules_table_shows_the_moire_of_a_2x_bound():
+    """bench/shrink.py --quick (512x384 textures at 2x and 8x): one row per bound; with a 2x
+    bound the textures fall under 40 dB against --exact, with 3x they stay above."""
+    done = subprocess.run(
+        [sys.executable, str(SHRINK), "--quick", "--bounds", "2,3"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert done.returncode == 0, done.stderr
+    rows = {}
+    for line in done.stdout.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if cells[0] in ("2x", "3x"):
+            rows[cells[0]] = cells
+    assert set(rows) == {"2x", "3x"}, done.stdout
+    worst = {bound: float(cells[1].split()[0]) for bound, cells in rows.items()}
+    assert worst["2x"] < 40 <= worst["3x"]
