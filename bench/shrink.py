@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     shrink_rule.SHRINK_BOUND = original
 
     def cell(found: dict, key) -> str:
-        value, where = found.get(key, (math.nan, ""))
+        value, where = found.get(key, (math.inf, ""))  # never below inf: identical everywhere
         return f"{value:.1f} ({where})" if where else f"{value:.1f}"
 
     header = "| bound | textures: pillow vs --exact | textures: opencv vs full decode "
