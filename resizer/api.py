@@ -87,6 +87,8 @@ def resize(
     masks_output: PathLike | None = None,
     mask_pad: int = 0,
     mask_resampling: str = "nearest",
+    container: str = "files",
+    shard_size: int | str = 1000,
     include: Iterable[str] | str = (),
     exclude: Iterable[str] | str = (),
     follow_symlinks: bool = False,
@@ -113,7 +115,8 @@ def resize(
     `scale`, or a `recipe`. Sizes are width x height: "224x224", (224, 224), "640" or 640 (width
     only), "x480" or (None, 480) (height only). Paths are str or Path; `sources` is one path or
     a list. `out` naming an image file (`"small.jpg"`) with one source file writes that file.
-    `max_pixels=None` lifts the decompression-bomb limit.
+    `max_pixels=None` lifts the decompression-bomb limit. `container="webdataset"` writes tar
+    shards of `shard_size` samples (an int) or bytes (`"500MB"`) instead of a tree.
 
     Raises ValueError (resizer.OptionError) for a bad option and resizer.PlanError for inputs
     that cannot make a correct run (OUT inside a SRC, two inputs writing one output), both
@@ -148,6 +151,8 @@ def resize(
         masks_output=masks_output,
         mask_pad=mask_pad,
         mask_resampling=mask_resampling,
+        container=container,
+        shard_size=shard_size,
         include=include,
         exclude=exclude,
         follow_symlinks=follow_symlinks,

@@ -32,6 +32,8 @@ from .report import EXIT_USAGE, say, write_out
 from .run import BusyError, EngineError
 from .settings import (
     BACKENDS,
+    CONTAINERS,
+    DEFAULT_SHARD_SIZE,
     DEFAULT_TIMEOUT,
     ENGINES,
     INTERPOLATIONS,
@@ -85,6 +87,21 @@ def cli():
     is_flag=True,
     help="Append the output extension to the source's name (a.gif -> a.gif.png) instead of "
     "replacing it, so that a.gif and a.bmp cannot clash.",
+)
+@click.option(
+    "--container",
+    metavar=choices(CONTAINERS),
+    default="files",
+    show_default=True,
+    help="files: mirror the folder tree into OUT; webdataset: tar shards OUT/shard-NNNNNN.tar "
+    "of KEY.<ext> + KEY.json samples.",
+)
+@click.option(
+    "--shard-size",
+    metavar="N|SIZE",
+    default=str(DEFAULT_SHARD_SIZE.limit),
+    show_default=True,
+    help="With --container webdataset: samples per shard, or at most this many bytes (500MB).",
 )
 @selection_options
 @click.option(

@@ -14,12 +14,14 @@ from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
+from .containers import parse_shard_size
 from .geometry import Sizing
 from .plan import FORMAT_OF_EXTENSION, IMAGE_EXTENSIONS
 from .settings import (
     DEFAULT_BACKEND,
     DEFAULT_MAX_PIXELS,
     DEFAULT_QUALITY,
+    DEFAULT_SHARD_SIZE,
     DEFAULT_TIMEOUT,
     OptionError,
     Settings,
@@ -73,6 +75,8 @@ RUN_DEFAULTS = {
     "masks_output": None,
     "mask_pad": 0,
     "mask_resampling": "nearest",
+    "container": "files",
+    "shard_size": DEFAULT_SHARD_SIZE,
     "quality": DEFAULT_QUALITY,
     "max_pixels": DEFAULT_MAX_PIXELS,
     "include": (),
@@ -294,6 +298,8 @@ def make_settings(sources, out, **options) -> Settings:
         masks_output=_path(run["masks_output"]),
         mask_pad=run["mask_pad"],
         mask_resampling=_name(run["mask_resampling"]),
+        container=_name(run["container"]),
+        shard_size=parse_shard_size(run["shard_size"]),
         quality=run["quality"],
         max_pixels=run["max_pixels"],
         include=_globs(run["include"]),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
+from . import containers
 from .manifest import to_json
 from .records import RECORD_FIELDS, Job, Result
 from .settings import Settings
@@ -56,6 +57,7 @@ class Plan:
     # Found but unusable: unlistable folders, links that lead nowhere or into a loop.
     failed: list[Result] = field(default_factory=list)
     ignored: int = 0  # files that are not images by their extension
+    container: containers.Container | None = None  # where outputs go; it finishes OUT
 
     @property
     def total(self) -> int:
@@ -95,7 +97,8 @@ def make_plan(settings: Settings, previous: Mapping[str, dict | str] | None = No
     """All images under the SRCs, split into to-do and up-to-date, or PlanError."""
     out = _resolved(settings.out, "OUT")
     _check_not_inside_sources(settings, out)
-    plan = Plan()
+    container = containers.for_settings(settings)
+    plan = Plan(container=container)
     owners: dict[str, str] = {}
     clashes: dict[str, list[str]] = {}  # output -> every input that would write it
     for item in _usable(settings, plan):
@@ -103,41 +106,40 @@ def make_plan(settings: Settings, previous: Mapping[str, dict | str] | None = No
             output, fmt = settings.output_name, settings.format
         else:
             output, fmt = output_name(item.name, settings.format, settings.keep_extension)
-        other = owners.get(output)
+            output = container.output_name(item.name, output, fmt)
+        slot = container.slot(output)
+        other = owners.get(slot)
         if other == item.path:
             continue  # the same file given twice
         if other is not None:
-            clashes.setdefault(output, [other]).append(item.path)
+            clashes.setdefault(slot, [other]).append(item.path)
             continue
-        owners[output] = item.path
+        owners[slot] = item.path
         job = Job(source=item.path, name=item.name, output=output, format=fmt)
         done = None if settings.force or previous is None else previous.get(item.name)
-        skipped = _up_to_date(job, done, settings) if done else None
+        skipped = _up_to_date(job, done, settings, container) if done else None
         if skipped:
             plan.skipped[item.name] = skipped
         else:
             plan.jobs.append(job)
     if clashes:
-        raise PlanError(_describe_clashes(clashes))
-    _check_outputs_outside_sources(settings, out, owners)
+        raise PlanError(_describe_clashes(clashes, container))
+    if container.in_tree:
+        _check_outputs_outside_sources(settings, out, owners)
     _check_masks(settings, owners)
     return plan
 
 
-def _describe_clashes(clashes: dict[str, list[str]]) -> str:
+def _describe_clashes(clashes: dict[str, list[str]], container: containers.Container) -> str:
     """Every clash (the first CLASHES_SHOWN by name, the rest counted) and the ways out."""
     count = len(clashes)
-    lines = [
-        f"{count} output file{'s' if count > 1 else ''} would be written by more than one input:"
-    ]
+    what = container.slot_kind
+    lines = [f"{count} {what}{'s' if count > 1 else ''} would be written by more than one input:"]
     for output, sources in list(clashes.items())[:CLASHES_SHOWN]:
         lines.append(f"  {output!r} from " + " and ".join(repr(source) for source in sources))
     if count > CLASHES_SHOWN:
         lines.append(f"  and {count - CLASHES_SHOWN} more")
-    lines.append(
-        "rename or --exclude one of each, choose another --format, or pass --keep-extension "
-        "to keep the source extension in output names (a.gif -> a.gif.png)"
-    )
+    lines.append(container.clash_hint)
     return "\n".join(lines)
 
 
@@ -287,7 +289,9 @@ def _link_target(path: str) -> tuple[bool, str | None]:
         return False, f"cannot follow symbolic link to {target}: {error.strerror or error}"
 
 
-def _up_to_date(job: Job, done: dict | str, settings: Settings) -> str | None:
+def _up_to_date(
+    job: Job, done: dict | str, settings: Settings, container: containers.Container
+) -> str | None:
     """The earlier record (JSON text, as it was) if its output still matches, decided from
     file metadata alone: no decoding, no hashing."""
     text = done if isinstance(done, str) else None
@@ -300,12 +304,12 @@ def _up_to_date(job: Job, done: dict | str, settings: Settings) -> str | None:
         return None
     try:
         source = os.stat(job.source)
-        output = os.stat(settings.out / job.output)
     except OSError:
         return None
     if (source.st_size, source.st_mtime_ns) != (done.get("src_bytes"), done.get("src_mtime_ns")):
         return None
-    if output.st_size != done.get("bytes"):
+    stored = container.stored_size(done)
+    if stored is None or stored != done.get("bytes"):
         return None
     if settings.masks is not None and not _mask_up_to_date(job, done, settings):
         return None

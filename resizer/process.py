@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import codecs, faults, geometry, masks, pixelstats
 from .backends import get_backend
+from .containers import write_path
 from .files import write_atomic
 from .plan import mask_name
 from .records import Job, Result
@@ -129,7 +130,7 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise codecs.ImageError("source changed while it was being read; run again")
     try:
-        write_atomic(settings.out / job.output, data)
+        write_atomic(write_path(settings, job.output), data)
     except OSError as error:
         raise _WriteFailed(error, settings.out, job.output, len(data)) from error
     if paired is not None:

@@ -16,19 +16,28 @@ from pathlib import Path
 
 
 def stale_outputs(previous: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
-    """Outputs (relative to OUT) that earlier records name and no current record does."""
+    """Files (relative to OUT) that earlier records name and no current record does.
+
+    Samples in shards (records with a `shard` or `key`) are no files of the tree; their
+    container removes the shards it no longer needs."""
     # Up-to-date records are carried over as the same text: only the others can free an output.
     candidates = set()
     for source, text in previous.items():
         if current.get(source) != text:
-            output = json.loads(text).get("output")
-            if isinstance(output, str):
+            output = _tree_output(json.loads(text))
+            if output is not None:
                 candidates.add(output)
     if not candidates:
         return []
     for text in current.values():
-        candidates.discard(json.loads(text).get("output"))
+        candidates.discard(_tree_output(json.loads(text)))
     return sorted(candidates)
+
+
+def _tree_output(record: dict) -> str | None:
+    output = record.get("output")
+    in_tree = record.get("shard") is None and record.get("key") is None
+    return output if isinstance(output, str) and in_tree else None
 
 
 def remove_stale_outputs(out: Path, previous: Mapping[str, str], current: Mapping[str, str]) -> int:
@@ -37,7 +46,7 @@ def remove_stale_outputs(out: Path, previous: Mapping[str, str], current: Mappin
     by_output = {}
     for text in previous.values():
         record = json.loads(text)
-        if isinstance(record.get("output"), str):
+        if _tree_output(record) is not None:
             by_output[record["output"]] = record
     removed = 0
     for output in stale_outputs(previous, current):

@@ -28,7 +28,7 @@ class Result:
     """
 
     source: str
-    output: str | None = None
+    output: str | None = None  # relative to OUT; with shards, the image's member name
     status: str = "failed"
     error: str | None = None
     src_format: str | None = None
@@ -48,6 +48,8 @@ class Result:
     pixel_sumsq: list[int] | None = None
     bytes: int | None = None
     sha256: str | None = None
+    shard: str | None = None  # --container webdataset: the shard holding the sample
+    key: str | None = None  # --container webdataset: the sample's key
     mask_output: str | None = None  # the paired mask's output, relative to the masks output
     mask_bytes: int | None = None
     mask_sha256: str | None = None

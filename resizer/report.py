@@ -32,6 +32,9 @@ class Report:
     failed: int = 0
     ignored: int = 0
     removed: int = 0  # earlier outputs no source stands for any more
+    shards: int | None = None  # --container webdataset: shards OUT holds after the run
+    shards_written: int = 0  # of those, written by this run (the others were left as they were)
+    shards_removed: int = 0  # earlier shards the samples no longer fill
     stopped_by: str | None = None  # signal name, "fail-fast" or a fault of OUT itself
     save_error: str | None = None  # the manifest or run record could not be written
     started: float = field(default_factory=time.time)
@@ -98,6 +101,9 @@ class Report:
             "failed": self.failed,
             "ignored_files": self.ignored,
             "removed_outputs": self.removed,
+            "shards": self.shards,
+            "shards_written": self.shards_written,
+            "shards_removed": self.shards_removed,
             "elapsed_seconds": round(self.elapsed, 3),
             "images_per_second": round(self.images_per_second, 2),
             "stopped_by": self.stopped_by,
@@ -113,6 +119,10 @@ class Report:
             self._say(0, self.summary_line())
         if self.removed:
             self._say(0, f"removed {self.removed} earlier outputs whose sources are gone")
+        if self.shards is not None:
+            shards = f"{self.shards} shard" + ("" if self.shards == 1 else "s")
+            removed = f", {self.shards_removed} removed" if self.shards_removed else ""
+            self._say(0, f"{shards}: {self.shards_written} written{removed}")
 
     def _say(self, level: int, message: str) -> None:
         if self.verbosity < level:

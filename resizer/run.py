@@ -104,8 +104,9 @@ def _run(
         try:
             _dispatch_all(plan, settings, report, journal, records, run_id, engine)
         finally:
+            _record_pending(plan, records, previous, report.stopped_by, run_id)
+            plan.container.finish(records, previous, report)  # e.g. write the shards
             report.finish()
-            _record_pending(plan, records, previous, report.stopped_by, settings, run_id)
             if settings.output_name is None:
                 # With OUT naming one file, its folder is shared with other files and other
                 # runs (a killed one's journal included): nothing else there is this run's.
@@ -122,6 +123,8 @@ def _run(
                     f"{str(journal_path(out))!r} for the next run"
                 )
             _close_journal(journal, remove=not report.save_error)
+            if not report.save_error:  # else the journal's staged samples are kept with it
+                plan.container.cleanup()
             remove_legacy_state(out)
         run_record = {
             "run": run_id,
@@ -176,7 +179,6 @@ def _record_pending(
     records: dict[str, str],
     previous: dict[str, str],
     stopped_by: str | None,
-    settings: Settings,
     run_id: str,
 ) -> None:
     """Give every found source a record: those a stopped run never reached become `pending`,
@@ -189,8 +191,7 @@ def _record_pending(
         earlier = previous.get(job.name)
         if earlier is not None:
             earlier_record = json.loads(earlier)
-            output = earlier_record.get("output")
-            if isinstance(output, str) and (settings.out / output).is_file():
+            if plan.container.stored_size(earlier_record) is not None:
                 record.update(earlier_record)
         record.update(status="pending", error=why, run=run_id)
         records[job.name] = to_json(record)

@@ -26,6 +26,7 @@ BACKENDS = ("pillow", "opencv")
 ENGINES = ("local", "dask")
 FORMATS = ("keep", "jpeg", "png", "webp", "tiff", "bmp", "gif")
 MASK_RESAMPLINGS = ("nearest", "majority")
+CONTAINERS = ("files", "webdataset")
 DEFAULT_BACKEND = "pillow"
 DEFAULT_QUALITY = 90
 DEFAULT_TIMEOUT = 120.0  # seconds per image: generous, for a hung decoder only
@@ -38,6 +39,20 @@ OUTPUT_VERSION = 4
 
 class OptionError(ValueError):
     """A bad option value or combination (a usage error: exit 2, nothing written)."""
+
+
+@dataclass(frozen=True)
+class ShardSize:
+    """How much one WebDataset shard holds: a number of samples, or at most a number of bytes."""
+
+    limit: int
+    unit: str = "samples"  # samples | bytes
+
+    def __str__(self) -> str:
+        return f"{self.limit} {self.unit}"
+
+
+DEFAULT_SHARD_SIZE = ShardSize(1000)
 
 
 def _output(default=None, added_later: bool = False, **kwargs):
@@ -74,6 +89,10 @@ class Settings:
     masks_output: Path | None = None  # where masks are written [default: OUT-masks beside OUT]
     mask_pad: int = _mask_output(0)  # label value of padded mask pixels
     mask_resampling: str = _mask_output("nearest")  # nearest | majority
+    # Where the encoded images go: a mirrored tree, or WebDataset tar shards. The image bytes
+    # are the same in both, so neither is part of the fingerprint.
+    container: str = "files"
+    shard_size: ShardSize = DEFAULT_SHARD_SIZE
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     follow_symlinks: bool = False
@@ -147,6 +166,8 @@ def _plain(value):
         if value.factor is not None:
             plain["factor"] = str(value.factor)
         return plain
+    if isinstance(value, ShardSize):
+        return {"limit": value.limit, "unit": value.unit}
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, tuple):
@@ -246,6 +267,7 @@ def validate(settings: Settings) -> None:
     check_int("quality", settings.quality, 1, 100)
     if settings.max_pixels is not None:
         check_int("max-pixels", settings.max_pixels, 1)
+    check_container(settings)
     check_int("jobs", settings.jobs, 0)
     check_choice("engine", settings.engine, ENGINES)
     if settings.scheduler is not None and not isinstance(settings.scheduler, str):
@@ -260,3 +282,20 @@ def validate(settings: Settings) -> None:
         raise OptionError(f"--timeout {shown} must be a number of seconds greater than 0")
     if not settings.sources:
         raise OptionError("give at least one SRC (a folder or an image file)")
+
+
+def check_container(settings: Settings) -> None:
+    check_choice("container", settings.container, CONTAINERS)
+    size = settings.shard_size
+    if not isinstance(size, ShardSize) or size.unit not in ("samples", "bytes"):
+        raise OptionError(f"--shard-size {size!r} is not a number of samples or of bytes")
+    check_int("shard-size", size.limit, 1)
+    if settings.container == "files":
+        return
+    if settings.masks is not None:
+        raise OptionError("--masks writes mask files; use it with --container files")
+    if settings.output_name is not None:
+        raise OptionError(
+            f"-o {settings.output_name!r} names one output file; --container "
+            f"{settings.container} needs an output folder"
+        )

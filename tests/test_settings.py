@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from resizer.geometry import Sizing
-from resizer.settings import OptionError, Settings
+from resizer.settings import OptionError, Settings, ShardSize
 
 BASE = Settings(
     sources=(Path("src"),),
@@ -126,6 +126,9 @@ RUN_ONLY_CHANGES = {
     "output_name": {"output_name": "small.jpg"},
     "engine": {"engine": "dask"},
     "scheduler": {"engine": "dask", "scheduler": "tcp://127.0.0.1:8786"},
+    # The same image bytes go into a tree or into shards.
+    "container": {"container": "webdataset"},
+    "shard_size": {"shard_size": ShardSize(5, "bytes")},
 }
 # Options of paired masks: they decide the mask outputs, so they count once --masks is given.
 MASK_CHANGES = {
