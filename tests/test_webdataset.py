@@ -3,94 +3,24 @@ what changed, byte-identical shards whatever --jobs, and no trace of the work le
 
 from __future__ import annotations
 
-import hashlib
-import io
 import json
 import os
-import signal
-import subprocess
-import sys
 import tarfile
-import time
 from pathlib import Path
 from urllib.parse import unquote
 
-import numpy as np
-import pytest
 import webdataset as wds
 from conftest import read_records, save_photo
-from PIL import Image
+from shard_samples import (
+    check_samples,
+    identities,
+    read_shards,
+    save_noise,
+    shards,
+    wds_args,
+)
 
 from resizer.containers.webdataset import sample_key
-
-POISON = Path(__file__).resolve().parent / "poison"
-sys.path.insert(0, str(POISON))
-from sitecustomize import poison_bytes  # noqa: E402  (the fault-injection format)
-
-
-def wds_args(src: Path, out: Path, *extra: str) -> list[str]:
-    return ["resize", str(src), "-o", str(out), "--size", "32x32", "--container", "webdataset",
-            *extra]  # fmt: skip
-
-
-def shards(out: Path) -> list[Path]:
-    return sorted(out.glob("shard-*.tar"))
-
-
-def read_shards(out: Path) -> list[tuple[str, dict[str, bytes]]]:
-    """Every sample as plain `tarfile` sees it: (key, {extension: bytes}), in archive order,
-    split at the first dot of the base name as WebDataset does."""
-    samples: list[tuple[str, dict[str, bytes]]] = []
-    for path in shards(out):
-        with tarfile.open(path) as archive:
-            for member in archive:
-                assert member.isfile()
-                folder, _, base = member.name.rpartition("/")
-                stem, _, extension = base.partition(".")
-                key = f"{folder}/{stem}" if folder else stem
-                if not samples or samples[-1][0] != key:
-                    samples.append((key, {}))
-                samples[-1][1][extension] = archive.extractfile(member).read()
-    return samples
-
-
-def check_samples(out: Path) -> dict[str, dict]:
-    """Every sample whole and as its manifest record says; returns the ok records by key."""
-    records = read_records(out / "manifest.jsonl")
-    ok = {r["key"]: r for r in records if r["status"] == "ok"}
-    samples = read_shards(out)
-    assert [key for key, _ in samples] == sorted(ok, key=lambda k: ok[k]["source"])
-    for key, members in samples:
-        record = ok[key]
-        [image_extension] = set(members) - {"json"}
-        data = members[image_extension]
-        assert hashlib.sha256(data).hexdigest() == record["sha256"]
-        assert len(data) == record["bytes"]
-        assert f"{key}.{image_extension}" == record["output"]
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            assert image.size == (record["width"], record["height"])
-        document = json.loads(members["json"])
-        assert document["key"] == key and document["source"] == record["source"]
-        assert document["sha256"] == record["sha256"]
-    by_shard: dict[str, list[str]] = {}
-    for record in ok.values():
-        by_shard.setdefault(record["shard"], []).append(record["key"])
-    for path in shards(out):
-        with tarfile.open(path) as archive:
-            keys = {name.rsplit(".", 1)[0] for name in archive.getnames()}
-        assert keys == set(by_shard[path.name])
-    return ok
-
-
-def save_noise(path: Path, seed: int, side: int = 64) -> None:
-    """An image no encoder can shrink: its PNG is about 3 bytes a pixel."""
-    pixels = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
-    Image.fromarray(pixels).save(path)
-
-
-def identities(out: Path) -> dict[str, tuple[int, int]]:
-    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in shards(out)}
 
 
 def test_shards_read_back_with_webdataset_and_tarfile(photo_tree, tmp_path, run_cli):
@@ -303,85 +233,3 @@ def test_csv_manifest_keeps_shard_and_key_for_reruns(photo_tree, tmp_path, run_c
     result = run_cli(*args)
     assert "0 ok, 3 skipped" in result.stderr
     assert identities(out) == before
-
-
-def test_a_killed_runs_staged_samples_are_reused_then_removed(tmp_path):
-    src, out = tmp_path / "src", tmp_path / "out"
-    src.mkdir()
-    for index in range(24):
-        (src / f"slow{index:02d}.png").write_bytes(poison_bytes("SLOW"))
-    env = {**os.environ, "PYTHONPATH": f"{POISON}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    command = [sys.executable, "-m", "resizer", *wds_args(src, out, "--jobs", "2")]
-    process = subprocess.Popen(command, env=env, start_new_session=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
-    journal = out / ".resizer-journal.jsonl"
-    deadline = time.monotonic() + 60
-    while not (journal.exists() and journal.read_text().count("\n") >= 3):
-        assert time.monotonic() < deadline and process.poll() is None, "no progress"
-        time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.communicate(timeout=60)
-    finished = read_records(journal)
-    staged = [p for p in out.iterdir() if p.name.startswith(".resizer-stage-")]
-    assert len(staged) >= len(finished) and not shards(out)
-
-    rerun = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True,
-                           timeout=120)  # fmt: skip
-    summary = json.loads(rerun.stdout)["summary"]
-    assert summary["skipped"] >= len(finished), rerun.stderr
-    assert summary["skipped"] + summary["ok"] == 24
-    assert len(check_samples(out)) == 24
-    assert sorted(p.name for p in out.iterdir()) == [
-        "manifest.jsonl", "manifest.run.json", "shard-000000.tar"
-    ]  # fmt: skip
-
-
-@pytest.fixture
-def tmpfs_out(tmp_path):
-    """OUT on a tmpfs of its own, whose size a test can change (mount -o remount,size=...)."""
-    out = tmp_path / "out"
-    out.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(out)],
-                             capture_output=True, text=True)  # fmt: skip
-    if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
-    try:
-        yield out
-    finally:
-        subprocess.run(["umount", str(out)], check=True)
-
-
-def test_a_full_disk_while_writing_shards_keeps_the_old_shards_and_says_so(
-    tmp_path, run_cli, tmpfs_out
-):
-    src, out = tmp_path / "src", tmpfs_out
-    src.mkdir()
-    for index in range(1, 9):  # noise: 12 kB as PNG, whatever zlib does
-        save_noise(src / f"{index}.png", seed=index)
-    args = wds_args(src, out, "--jobs", "1", "--size", "64x64", "--shard-size", "4")
-    assert run_cli(*args).exit_code == 0
-    before = identities(out)
-    earlier = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
-    # The disk fills up: room for new staged images, not for shards written beside the old.
-    subprocess.run(["mount", "-o", "remount,size=192k", str(out)], check=True)
-    save_noise(src / "0.png", seed=100)  # sorts first: every shard must be written again
-    save_noise(src / "5.png", seed=105)  # changed
-    result = run_cli(*args)
-    assert result.exit_code == 1
-    assert "stopped early: OUT is unusable (No space left on device)" in result.stderr
-    assert identities(out) == before  # the old shards, untouched
-    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
-    why = "not written to a shard (No space left on device); run again to finish"
-    assert (records["0.png"]["status"], records["0.png"]["error"]) == ("pending", why)
-    assert records["0.png"]["shard"] is None  # OUT has no sample of it
-    # The changed image's record describes its earlier sample, which the old shards still hold.
-    assert records["5.png"] == {**earlier["5.png"], "status": "pending", "error": why,
-                                "run": records["5.png"]["run"]}  # fmt: skip
-    assert all(records[s] == earlier[s] for s in earlier if s != "5.png")
-    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []
-
-    subprocess.run(["mount", "-o", "remount,size=4m", str(out)], check=True)
-    result = run_cli(*args, "--json")
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["summary"]["ok"] == 2
-    assert len(check_samples(out)) == 9

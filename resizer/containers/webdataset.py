@@ -116,8 +116,6 @@ class WebDatasetContainer(Container):
                 return os.stat(staging_path(self.out, output)).st_size
             except OSError:
                 return None
-        if not isinstance(shard, str) or not SHARD_NAME.fullmatch(shard):
-            return None
         member = self._index(shard).get(output)
         if member is None:
             return None
@@ -131,7 +129,10 @@ class WebDatasetContainer(Container):
             parts = parts[1:]
         return parts[0] if len(parts) > 1 else None
 
-    def _index(self, shard: str) -> dict[str, tuple[int, int]]:
+    def _index(self, shard) -> dict[str, tuple[int, int]]:
+        """Members of the shard a record names ({} if it is no shard of ours or unreadable)."""
+        if not isinstance(shard, str) or not SHARD_NAME.fullmatch(shard):
+            return {}
         if shard not in self._indexes:
             try:
                 self._indexes[shard] = read_index(self.out / shard)
@@ -188,12 +189,13 @@ class WebDatasetContainer(Container):
             output, shard = record.get("output"), record.get("shard")
             if record.get("status") not in ("ok", "pending") or not isinstance(output, str):
                 continue
-            if shard is None:
-                origin = ("stage",)
-            elif self._index(shard).get(output, (0, -1))[1] == record.get("bytes"):
+            held = self._index(shard).get(output)
+            if shard is None and record.get("status") == "ok":
+                origin = ("stage",)  # encoded by this run, or by a killed one and up to date
+            elif held is not None and held[1] == record.get("bytes"):
                 origin = ("shard", shard)
             else:
-                continue  # pending, and its earlier sample is gone
+                continue  # pending, and no earlier sample in a shard
             samples.append((source, output, record.get("bytes"), origin))
         return samples
 
