@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tarfile
@@ -170,8 +171,9 @@ def main() -> int:
     ratio = best["webdataset"] / best["files"]
     cpu_ratio = best_cpu["webdataset"] / best_cpu["files"]
     # Each round's two runs are minutes apart at most: their ratio is the least noisy figure.
-    pairs = sorted(w / f for w, f in zip(times["webdataset"], times["files"], strict=True))
-    median = pairs[len(pairs) // 2] if len(pairs) % 2 else sum(pairs[len(pairs) // 2 - 1 :][:2]) / 2
+    median = statistics.median(
+        w / f for w, f in zip(times["webdataset"], times["files"], strict=True)
+    )
     command = " ".join(
         [
             "python bench/containers.py",

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 from urllib.parse import unquote
 
 import webdataset as wds
-from conftest import read_records, save_photo
+from conftest import SAMPLE_IMAGES, read_records, save_photo
 from shard_samples import (
     check_samples,
     identities,
@@ -233,3 +235,24 @@ def test_csv_manifest_keeps_shard_and_key_for_reruns(photo_tree, tmp_path, run_c
     result = run_cli(*args)
     assert "0 ok, 3 skipped" in result.stderr
     assert identities(out) == before
+
+
+def test_the_readme_example_runs_and_prints_what_it_says(tmp_path):
+    """The README's WebDataset section: its command's output, then its Python, as shown."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## WebDataset shards\n", 1)[1]
+    console = section.split("```console\n", 1)[1].split("```", 1)[0]
+    command = console.splitlines()[0].removeprefix("$ resizer ").split()
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    expected = [line.split("  # ", 1)[1] for line in example.splitlines() if "print(" in line]
+    (tmp_path / "sample_images").symlink_to(SAMPLE_IMAGES)
+    run = subprocess.run([sys.executable, "-m", "resizer", *command], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines()[1] == console.splitlines()[2]  # "resizer: 2 shards: ..."
+    listed = sorted(p.name for p in (tmp_path / "shards").iterdir())
+    assert " ".join(listed) == " ".join(console.splitlines()[4].split())
+    completed = subprocess.run([sys.executable, "-"], input=example, cwd=tmp_path,
+                               capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == expected
