@@ -42,7 +42,7 @@ class ResizeResult:
     manifest: Path | None  # None for a dry run
     settings: Settings
     run_record: dict = field(default_factory=dict)
-    plan: Plan | None = field(default=None, repr=False)
+    plan: Plan | None = field(default=None, repr=False)  # a dry run's plan
     report: Report | None = field(default=None, repr=False)
 
     @property
@@ -56,7 +56,8 @@ class ResizeResult:
 
     @property
     def to_do(self) -> list[dict]:
-        """For a dry run: `{"source", "output"}` of each image a real run would process."""
+        """For a dry run: `{"source", "output"}` of each image a real run would process; empty
+        for a real run."""
         if self.plan is None:
             return []
         return [{"source": job.name, "output": job.output} for job in self.plan.jobs]
@@ -188,7 +189,7 @@ def run(settings: Settings) -> ResizeResult:
         manifest=None if settings.dry_run else settings.manifest_path,
         settings=settings,
         run_record=outcome.run_record,
-        plan=outcome.plan,
+        plan=outcome.plan if settings.dry_run else None,  # a real run's plan is spent
         report=report,
     )
 

@@ -28,7 +28,7 @@ from .faults import OutError
 from .names import escape
 from .options import make_settings
 from .plan import PlanError
-from .report import EXIT_USAGE, say, write_out
+from .report import EXIT_USAGE, json_blocks, say, write_out
 from .run import BusyError, EngineError
 from .settings import (
     BACKENDS,
@@ -221,25 +221,28 @@ def settings_from_options(options: dict) -> Settings:
 
 
 def _print_plan(outcome, settings: Settings, as_json: bool) -> None:
+    """The plan on stdout, streamed from the store: never held whole, whatever its length."""
     plan = outcome.plan
     if as_json:
         document = {
-            "to_do": [{"source": job.name, "output": job.output} for job in plan.jobs],
-            "up_to_date": list(plan.skipped),
-            "unreadable": [
+            "to_do": ({"source": job.name, "output": job.output} for job in plan.jobs),
+            "up_to_date": plan.skipped,
+            "unreadable": (
                 {"source": result.source, "error": result.error} for result in plan.failed
-            ],
+            ),
             "ignored_files": plan.ignored,
         }
-        write_out(json.dumps(document, indent=2))
+        for block in json_blocks(document):
+            if not write_out(block):
+                break  # the reader has what it wanted (`| head`)
         return
     for job in plan.jobs:
         if not write_out(escape(f"{job.name} -> {job.output}")):
             break  # the reader has what it wanted (`| head`)
     if settings.verbosity >= 0:
         say(
-            f"dry run: {len(plan.jobs)} to do, {len(plan.skipped)} up to date, "
-            f"{len(plan.failed)} unusable (folders, links), {plan.ignored} non-image files ignored"
+            f"dry run: {plan.to_do} to do, {plan.up_to_date} up to date, "
+            f"{plan.unusable} unusable (folders, links), {plan.ignored} non-image files ignored"
         )
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .files import atomic_writer, write_atomic
@@ -83,27 +83,26 @@ def _csv_value(value):
 
 def read_manifest(path: Path) -> dict[str, dict]:
     """Records by source from a manifest or journal; a torn last line (a kill) is ignored."""
-    return {source: json.loads(text) for source, text in read_records_as_json(path).items()}
+    return {source: json.loads(text) for source, text in iter_records(path)}
 
 
-def read_records_as_json(path: Path) -> dict[str, str]:
-    """Records by source, each kept as its JSON text: a tenth of the memory of dicts, which
-    matters for trees of 100,000 images. A torn last line (a kill) is ignored."""
+def iter_records(path: Path) -> Iterator[tuple[str, str]]:
+    """(source, record as JSON text) of each record of a manifest or journal, in file
+    order, one at a time: a manifest of millions of records is never held whole. A torn last
+    line (a kill) is ignored; a missing file has no records."""
     if not path.is_file():
-        return {}
-    records: dict[str, str] = {}
+        return
     with open(path, encoding="utf-8", newline="") as handle:
         if is_csv(path):
             for row in csv.DictReader(handle):
                 record = _from_csv(row)
                 if record.get("source"):
-                    records[record["source"]] = to_json(record)
-            return records
+                    yield record["source"], to_json(record)
+            return
         for line in handle:
             source = _source_of(line)
             if source is not None:
-                records[source] = line.rstrip("\n")
-    return records
+                yield source, line.rstrip("\n")
 
 
 def _source_of(line: str) -> str | None:

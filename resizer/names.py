@@ -36,7 +36,7 @@ def json_text(value, **options) -> str:
 
 def escape(text: str) -> str:
     """`text` printable and UTF-8-encodable: undecodable bytes as the literal text `\\udcXX`."""
-    if "\\" not in text and not _SURROGATE.search(text):
+    if "\\" not in text and (text.isascii() or not _SURROGATE.search(text)):
         return text
     text = _BACKSLASHES_BEFORE.sub(lambda match: match.group(1) * 2, text)
     return _SURROGATE.sub(_code, text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from fractions import Fraction
 from pathlib import Path
 
@@ -132,7 +132,7 @@ def _ints(text: str) -> list[int]:
     return [int(part) for part in text.split(",")] if text.strip() else []
 
 
-def pixel_statistics(manifest: Path, records: dict[str, str], unchanged: bool) -> dict:
+def pixel_statistics(manifest: Path, records: Mapping[str, str], unchanged: bool) -> dict:
     """For the run record: the statistics over every record. A run that left the manifest as
     it was (`unchanged`) has the statistics of the run that wrote it, without re-reading
     100,000 records."""

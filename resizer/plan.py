@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import errno
 import fnmatch
+import itertools
 import json
 import os
-import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -22,8 +22,9 @@ from . import containers
 from .manifest import to_json
 from .records import RECORD_FIELDS, Job, Result
 from .settings import Settings
+from .store import Store
+from .walk import IMAGE_EXTENSIONS, LINK_PHASE, Found, link_target, walk
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 EXTENSIONS = {
     "jpeg": ".jpg",
     "png": ".png",
@@ -43,6 +44,7 @@ FORMAT_OF_EXTENSION = {
     ".gif": "gif",
 }
 CLASHES_SHOWN = 10  # output-name clashes listed in the usage error; the rest are counted
+BATCH = 500  # images planned together: one look-up of their earlier records and output names
 
 
 class PlanError(Exception):
@@ -51,24 +53,39 @@ class PlanError(Exception):
 
 @dataclass
 class Plan:
-    jobs: list[Job] = field(default_factory=list)  # to do
-    # Up to date from an earlier run: source -> its earlier record, as JSON text, unchanged.
-    skipped: dict[str, str] = field(default_factory=dict)
-    # Found but unusable: unlistable folders, links that lead nowhere or into a loop.
-    failed: list[Result] = field(default_factory=list)
+    """What a run will do. The per-image lists live in `store` (on disk, see store.py) and are
+    read back as iterators, in the order the images were found; the plan holds their counts."""
+
+    store: Store = field(default_factory=Store)
+    to_do: int = 0  # jobs
+    up_to_date: int = 0  # skipped: up to date from an earlier run
+    unusable: int = 0  # found but unusable: unlistable folders, links leading nowhere or looping
     ignored: int = 0  # files that are not images by their extension
     container: containers.Container | None = None  # where outputs go; it finishes OUT
+    _placed: int = 0  # images placed so far: the order of the up-to-date ones
+
+    @property
+    def jobs(self) -> Iterator[Job]:
+        """The images to do."""
+        return self.store.jobs()
+
+    @property
+    def skipped(self) -> Iterator[str]:
+        """Names of the images up to date from an earlier run."""
+        return self.store.up_to_date()
+
+    @property
+    def failed(self) -> Iterator[Result]:
+        """Failed records of what was found but cannot be an input."""
+        return self.store.unusable()
 
     @property
     def total(self) -> int:
-        return len(self.jobs) + len(self.skipped) + len(self.failed)
+        return self.to_do + self.up_to_date + self.unusable
 
-
-@dataclass(frozen=True)
-class _Found:
-    path: str
-    name: str  # POSIX path relative to its SRC root, prefixed with the root's name if several
-    error: str | None = None  # why this link leads to no file: a failed record, not a job
+    def add_failed(self, result: Result, phase: int) -> None:
+        self.store.add_unusable(result, phase)
+        self.unusable += 1
 
 
 def output_name(name: str, requested_format: str, keep_extension: bool = False) -> tuple[str, str]:
@@ -93,49 +110,81 @@ def mask_name(name: str) -> str:
     return str(PurePosixPath(name).with_suffix(".png"))
 
 
-def make_plan(settings: Settings, previous: Mapping[str, dict | str] | None = None) -> Plan:
-    """All images under the SRCs, split into to-do and up-to-date, or PlanError."""
+def make_plan(settings: Settings, previous: Store | None = None) -> Plan:
+    """All images under the SRCs, split into to-do and up-to-date, or PlanError. `previous` is
+    the store holding the earlier records (store.py); the plan is written into it."""
     out = _resolved(settings.out, "OUT")
     _check_not_inside_sources(settings, out)
     container = containers.for_settings(settings)
-    plan = Plan(container=container)
-    owners: dict[str, str] = {}
-    clashes: dict[str, list[str]] = {}  # output -> every input that would write it
+    plan = Plan(previous if previous is not None else Store(), container=container)
+    batch: list[Found] = []
     for item in _usable(settings, plan):
+        batch.append(item)
+        if len(batch) == BATCH:
+            _plan_batch(batch, settings, plan)
+            batch = []
+    _plan_batch(batch, settings, plan)
+    count, clashes = plan.store.clashes(CLASHES_SHOWN)
+    if count:
+        raise PlanError(_describe_clashes(count, clashes, container))
+    if container.in_tree:
+        _check_outputs_outside_sources(settings, out, plan.store)
+    _check_masks(settings, plan.store)
+    return plan
+
+
+def _plan_batch(items: list[Found], settings: Settings, plan: Plan) -> None:
+    """Place each found image, in the order found: its slot in OUT (the output name, or the
+    sample key in shards) claimed (a clash is recorded), then a job, or up to date by its
+    earlier record."""
+    container = plan.container
+    placed = []
+    for item in items:
         if settings.output_name is not None:  # OUT names the one output file
             output, fmt = settings.output_name, settings.format
         else:
             output, fmt = output_name(item.name, settings.format, settings.keep_extension)
             output = container.output_name(item.name, output, fmt)
-        slot = container.slot(output)
-        other = owners.get(slot)
-        if other == item.path:
-            continue  # the same file given twice
-        if other is not None:
-            clashes.setdefault(slot, [other]).append(item.path)
-            continue
-        owners[slot] = item.path
-        job = Job(source=item.path, name=item.name, output=output, format=fmt)
-        done = None if settings.force or previous is None else previous.get(item.name)
-        skipped = _up_to_date(job, done, settings, container) if done else None
-        if skipped:
-            plan.skipped[item.name] = skipped
-        else:
-            plan.jobs.append(job)
-    if clashes:
-        raise PlanError(_describe_clashes(clashes, container))
-    if container.in_tree:
-        _check_outputs_outside_sources(settings, out, owners)
-    _check_masks(settings, owners)
-    return plan
+        placed.append(Job(source=item.path, name=item.name, output=output, format=fmt))
+    slots = [container.slot(job.output) for job in placed]
+    claims = [(slot, job.source) for slot, job in zip(slots, placed, strict=True)]
+    owners = plan.store.claim("outputs", claims)
+    jobs = placed
+    if any(owners):  # a slot claimed before: the same file again, or a clash
+        jobs = []
+        for job, slot, other in zip(placed, slots, owners, strict=True):
+            if other == job.source:
+                continue  # the same file given twice
+            if other is not None:
+                plan.store.add_clash(slot, job.source)
+                continue
+            jobs.append(job)
+    earlier = {} if settings.force else plan.store.previous_texts([job.name for job in jobs])
+    to_do, done = jobs, []
+    if earlier:
+        to_do = []
+        for index, job in enumerate(jobs, plan._placed + 1):
+            text = earlier.get(job.name)
+            skipped = _up_to_date(job, text, settings, container) if text else None
+            if skipped:
+                output = job.output if container.in_tree else None  # a sample: in a shard
+                done.append((index, job.name, output, None if skipped == text else skipped))
+            else:
+                to_do.append(job)
+    plan._placed += len(jobs)
+    plan.store.add_jobs(to_do)
+    plan.store.add_up_to_date(done)
+    plan.to_do += len(to_do)
+    plan.up_to_date += len(done)
 
 
-def _describe_clashes(clashes: dict[str, list[str]], container: containers.Container) -> str:
-    """Every clash (the first CLASHES_SHOWN by name, the rest counted) and the ways out."""
-    count = len(clashes)
+def _describe_clashes(
+    count: int, clashes: list[tuple[str, list[str]]], container: containers.Container
+) -> str:
+    """Every clash (the first CLASHES_SHOWN found, the rest counted) and the ways out."""
     what = container.slot_kind
     lines = [f"{count} {what}{'s' if count > 1 else ''} would be written by more than one input:"]
-    for output, sources in list(clashes.items())[:CLASHES_SHOWN]:
+    for output, sources in clashes:
         lines.append(f"  {output!r} from " + " and ".join(repr(source) for source in sources))
     if count > CLASHES_SHOWN:
         lines.append(f"  and {count - CLASHES_SHOWN} more")
@@ -162,13 +211,13 @@ def find_images(selection: Selection) -> tuple[list[tuple[str, str]], Plan]:
     return list(images.items()), plan
 
 
-def _usable(selection: Selection, plan: Plan) -> Iterator[_Found]:
+def _usable(selection: Selection, plan: Plan) -> Iterator[Found]:
     """The selected files of the walk; a link that leads nowhere becomes a failed record."""
     for item in _find(selection, plan):
         if not _selected(item.name, selection):
             continue
         if item.error is not None:
-            plan.failed.append(Result(source=item.name, error=item.error))
+            plan.add_failed(Result(source=item.name, error=item.error), LINK_PHASE)
         else:
             yield item
 
@@ -179,9 +228,9 @@ def _selected(name: str, settings: Selection) -> bool:
     return not any(fnmatch.fnmatchcase(name, g) for g in settings.exclude)
 
 
-def _find(settings: Selection, plan: Plan) -> list[_Found]:
+def _find(settings: Selection, plan: Plan) -> Iterator[Found]:
+    """Every input, as it is found: SRC files in order, SRC folders walked."""
     directories = [src for src in settings.sources if src.is_dir()]
-    found: list[_Found] = []
     roots_by_name: dict[str, Path] = {}
     for src in settings.sources:
         if src.is_dir():
@@ -194,99 +243,20 @@ def _find(settings: Selection, plan: Plan) -> list[_Found]:
                         f"SRC folders {str(other)!r} and {str(src)!r} have the same name "
                         f"and would both be mirrored into OUT/{prefix}/"
                     )
-            _walk(src, prefix, settings.follow_symlinks, found, plan)
+            yield from walk(src, prefix, settings.follow_symlinks, plan)
             continue
         image = src.suffix.lower() in IMAGE_EXTENSIONS
-        problem = _link_target(str(src))[1] if src.is_symlink() else None
+        problem = link_target(str(src))[1] if src.is_symlink() else None
         if problem is not None:
             if not image:  # most likely a folder that is gone: nothing to do at all
                 raise PlanError(f"SRC {str(src)!r}: {problem}")
-            found.append(_Found(str(src), src.name, problem))
+            yield Found(str(src), src.name, problem)
         elif not src.exists():
             raise PlanError(f"SRC {str(src)!r} does not exist")
         elif image:
-            found.append(_Found(str(src), src.name))
+            yield Found(str(src), src.name)
         else:
             raise PlanError(f"{str(src)!r} is not an image file (by its extension)")
-    return found
-
-
-def _walk(root: Path, prefix: str, follow: bool, found: list[_Found], plan: Plan) -> None:
-    """Depth-first, sorted walk; dot-names skipped; links into folders followed only if asked.
-
-    A link that leads nowhere (dangling, or a loop of links) is found as a failed input when it
-    could have been one: when named like an image, or with `follow` (it may have been a
-    folder). A followed link back into a folder being walked is a loop, recorded as failed.
-    """
-    visited: set[tuple[int, int]] = set()
-    # Each folder with the folders above it (device and inode -> name), to recognise loops.
-    stack: list[tuple[str, str, dict]] = [(str(root), prefix, {})]
-    while stack:
-        folder, relative, above = stack.pop()
-        shown = f"{relative}/" if relative else "./"
-        try:
-            info = os.stat(folder)
-            key = (info.st_dev, info.st_ino)
-            if key in above:
-                kind = "symbolic link loop" if os.path.islink(folder) else "folder loop"
-                plan.failed.append(
-                    Result(source=shown, error=f"{kind}: leads back to {above[key]}")
-                )
-                continue
-            if key in visited:
-                continue  # a second link to a folder already walked
-            visited.add(key)
-            with os.scandir(folder) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError as error:
-            reason = error.strerror or str(error)
-            plan.failed.append(Result(source=shown, error=f"cannot list folder: {reason}"))
-            continue
-        path_above = {**above, key: shown}
-        subfolders = []
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            name = f"{relative}/{entry.name}" if relative else entry.name
-            image = os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
-            try:
-                is_link = entry.is_symlink()
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                is_link = is_dir = False
-            if is_link:
-                is_dir, problem = _link_target(entry.path)
-                if problem is not None:
-                    if image or follow:
-                        found.append(_Found(entry.path, name, problem))
-                    else:
-                        plan.ignored += 1
-                    continue
-                if is_dir and not follow:
-                    continue  # a link to a folder: not followed unless asked
-            if is_dir:
-                subfolders.append((entry.path, name, path_above))
-            elif image:
-                found.append(_Found(entry.path, name))
-            else:
-                plan.ignored += 1
-        stack.extend(reversed(subfolders))
-
-
-def _link_target(path: str) -> tuple[bool, str | None]:
-    """For the symbolic link at `path`: (it leads to a folder, why it leads nowhere or None)."""
-    try:
-        return stat.S_ISDIR(os.stat(path).st_mode), None
-    except OSError as error:
-        try:
-            target = os.readlink(path)
-        except OSError:
-            target = "?"
-        if error.errno == errno.ELOOP:
-            return False, f"symbolic link loop (through {target})"
-        if error.errno in (errno.ENOENT, errno.ENOTDIR):
-            return False, f"dangling symbolic link to {target}"
-        return False, f"cannot follow symbolic link to {target}: {error.strerror or error}"
 
 
 def _up_to_date(
@@ -334,7 +304,7 @@ def _mask_up_to_date(job: Job, done: dict, settings: Settings) -> bool:
     return output.st_size == done.get("mask_bytes")
 
 
-def _check_masks(settings: Settings, owners: dict[str, str]) -> None:
+def _check_masks(settings: Settings, store: Store) -> None:
     """--masks: the folder exists, masks are written to a place of their own, one per image."""
     if settings.masks is None:
         return
@@ -349,14 +319,15 @@ def _check_masks(settings: Settings, owners: dict[str, str]) -> None:
             )
     if _inside(settings.masks.resolve(), masks_out):
         raise PlanError(f"--masks-output {str(masks_out)!r} contains the input masks")
-    written: dict[str, str] = {}
-    for output, source in owners.items():
-        other = written.setdefault(mask_name(output), source)
-        if other != source:
-            raise PlanError(
-                f"{other!r} and {source!r} would both write the mask {mask_name(output)!r}; "
-                "rename one or filter one out with --exclude"
-            )
+    outputs = store.outputs()
+    while batch := list(itertools.islice(outputs, BATCH)):
+        masks = [(mask_name(output), source) for output, source in batch]
+        for (mask, source), other in zip(masks, store.claim("masks", masks), strict=True):
+            if other is not None and other != source:
+                raise PlanError(
+                    f"{other!r} and {source!r} would both write the mask {mask!r}; "
+                    "rename one or filter one out with --exclude"
+                )
 
 
 def _resolved(path: Path, what: str) -> Path:
@@ -391,17 +362,17 @@ def _check_not_inside_sources(settings: Settings, out: Path) -> None:
             )
 
 
-def _check_outputs_outside_sources(settings: Settings, out: Path, owners: dict[str, str]) -> None:
+def _check_outputs_outside_sources(settings: Settings, out: Path, store: Store) -> None:
     """With a SRC inside OUT, no output may land in that SRC (or on an input file)."""
     for src in settings.sources:
         if src.is_dir() and _inside(root := src.resolve(), out):
             inside = root.relative_to(out).as_posix() + "/"
-            for output in owners:
-                if output.startswith(inside):
-                    raise PlanError(
-                        f"output {output!r} would be written inside SRC {str(src)!r}; "
-                        "choose an OUT that does not contain the input"
-                    )
+            output = store.first_output_under(inside)
+            if output is not None:
+                raise PlanError(
+                    f"output {output!r} would be written inside SRC {str(src)!r}; "
+                    "choose an OUT that does not contain the input"
+                )
         elif src.is_file() and os.path.realpath(
             out / (settings.output_name or src.name)
         ) == os.path.realpath(src):

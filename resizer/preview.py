@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Mapping
 from pathlib import Path
 
 from .faults import cause
@@ -49,7 +50,7 @@ def check_path(settings: Settings) -> None:
             )
 
 
-def choose(records: dict[str, str], count: int, seed: int) -> list[dict]:
+def choose(records: Mapping[str, str], count: int, seed: int) -> list[dict]:
     """`count` ok records drawn with `seed`, in source order: the same draw for the same set."""
     names = sorted(name for name, text in records.items() if '"status": "ok"' in text)
     chosen = random.Random(seed).sample(names, min(count, len(names)))
@@ -72,7 +73,7 @@ def source_path(settings: Settings, name: str) -> Path | None:
     return None
 
 
-def write_preview(settings: Settings, records: dict[str, str]) -> int | None:
+def write_preview(settings: Settings, records: Mapping[str, str]) -> int | None:
     """Draw the preview into settings.preview; returns the number of rows drawn, or None when
     the file cannot be written (said on stderr: the run itself is done and stays as it is)."""
     try:
@@ -83,7 +84,7 @@ def write_preview(settings: Settings, records: dict[str, str]) -> int | None:
         return None
 
 
-def _write(settings: Settings, records: dict[str, str]) -> int:
+def _write(settings: Settings, records: Mapping[str, str]) -> int:
     from PIL import Image, ImageDraw
 
     rows = choose(records, settings.preview_count, settings.preview_seed)

@@ -9,48 +9,18 @@ wrote are removed: each must still match the size and SHA-256 its earlier record
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
-
-def stale_outputs(previous: Mapping[str, str], current: Mapping[str, str]) -> list[str]:
-    """Files (relative to OUT) that earlier records name and no current record does.
-
-    Samples in shards (records with a `shard` or `key`) are no files of the tree; their
-    container removes the shards it no longer needs."""
-    # Up-to-date records are carried over as the same text: only the others can free an output.
-    candidates = set()
-    for source, text in previous.items():
-        if current.get(source) != text:
-            output = _tree_output(json.loads(text))
-            if output is not None:
-                candidates.add(output)
-    if not candidates:
-        return []
-    for text in current.values():
-        candidates.discard(_tree_output(json.loads(text)))
-    return sorted(candidates)
+from .store import Store
 
 
-def _tree_output(record: dict) -> str | None:
-    output = record.get("output")
-    in_tree = record.get("shard") is None and record.get("key") is None
-    return output if isinstance(output, str) and in_tree else None
-
-
-def remove_stale_outputs(out: Path, previous: Mapping[str, str], current: Mapping[str, str]) -> int:
-    """Delete the stale outputs that are still byte for byte what resizer wrote; returns how
-    many. Folders left empty by that are removed too, so no empty class folder remains."""
-    by_output = {}
-    for text in previous.values():
-        record = json.loads(text)
-        if _tree_output(record) is not None:
-            by_output[record["output"]] = record
+def remove_stale_outputs(out: Path, store: Store) -> int:
+    """Delete the stale outputs (store.stale_outputs: named by an earlier record, by no record
+    of this run) that are still byte for byte what resizer wrote; returns how many. Folders
+    left empty by that are removed too, so no empty class folder remains."""
     removed = 0
-    for output in stale_outputs(previous, current):
-        record = by_output[output]
+    for output, record in store.stale_outputs():
         path = out / output
         if not _is_what_was_written(path, record):
             continue

@@ -75,3 +75,11 @@ class Result:
 
 
 RECORD_FIELDS = [name for name in Result.__dataclass_fields__ if name != "write_fault"]
+
+
+def tree_output(record: dict) -> str | None:
+    """The file in OUT's tree that a record names, if any: a sample in a shard (a record with a
+    `shard` or `key`) is none."""
+    output = record.get("output")
+    in_tree = record.get("shard") is None and record.get("key") is None
+    return output if isinstance(output, str) and in_tree else None

@@ -7,10 +7,11 @@ run: a reader that has gone away (`| head`) or a closed stream only ends that ou
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -193,6 +194,39 @@ def stderr() -> SafeStream:
 def say(message: str) -> None:
     """One diagnostic line on stderr."""
     print(f"resizer: {message}", file=stderr(), flush=True)
+
+
+def json_blocks(document: dict) -> Iterator[str]:
+    """`json.dumps(document, indent=2)` in pieces that join with newlines into exactly that text;
+    values that are iterators are read item by item, so a plan of millions of images is printed
+    without ever being held whole."""
+    yield "{"
+    last = len(document) - 1
+    for index, (name, value) in enumerate(document.items()):
+        end = "," if index < last else ""
+        label = f"  {json.dumps(name)}: "
+        if not isinstance(value, Iterator):
+            yield label + json.dumps(value, indent=2).replace("\n", "\n  ") + end
+            continue
+        items = iter(value)
+        held = next(items, _NOTHING)
+        if held is _NOTHING:
+            yield f"{label}[]{end}"
+            continue
+        yield label + "["
+        for item in items:
+            yield _item_block(held) + ","
+            held = item
+        yield _item_block(held)
+        yield f"  ]{end}"
+    yield "}"
+
+
+_NOTHING = object()
+
+
+def _item_block(item) -> str:
+    return "    " + json.dumps(item, indent=2).replace("\n", "\n    ")
 
 
 def write_out(text: str) -> bool:

@@ -18,14 +18,15 @@ from pathlib import Path
 from . import faults, preview
 from .engines import Engine
 from .files import remove_stale_temps
-from .manifest import Journal, read_records_as_json, to_json, write_manifest, write_run_record
+from .manifest import Journal, iter_records, to_json, write_manifest, write_run_record
 from .pixelstats import pixel_statistics
 from .plan import Plan, make_plan
 from .prune import remove_stale_outputs
-from .records import Result
+from .records import Result, tree_output
 from .report import Report, SafeStream
 from .settings import Settings
 from .state import BusyError, journal_path, legacy_journal_path, locked, remove_legacy_state
+from .store import PreviousTexts, RecordTexts, Store
 from .workers import EngineError, Stop, default_jobs, dispatch, start_engine
 
 __all__ = ["BusyError", "EngineError", "Outcome", "default_jobs", "dispatch", "resize"]
@@ -68,89 +69,98 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
     if settings.dry_run:
         report.finish()
         return Outcome(report, plan)
-    engine = start_engine(settings, len(plan.jobs))
+    engine = start_engine(settings, plan.to_do)
     try:
         faults.check_out(settings, create=True)
-        return _run(settings, report, plan, previous, engine)
+        return _run(settings, report, plan, engine)
     finally:
         if engine is not None:
             engine.close(abandon=False)
 
 
-def _run(
-    settings: Settings, report: Report, plan: Plan, previous: dict[str, str], engine: Engine | None
-) -> Outcome:
+def _run(settings: Settings, report: Report, plan: Plan, engine: Engine | None) -> Outcome:
     out = settings.out
     with locked(out, settings.wait) as waited:
         if waited:  # the run we queued behind has changed OUT
-            previous = _previous(settings)
-            plan = make_plan(settings, previous)
+            plan.store.close()
+            plan = make_plan(settings, _previous(settings))
             report.found, report.ignored = plan.total, plan.ignored
-        if journal_path(out).exists() or legacy_journal_path(out).exists():
-            remove_stale_temps(out)  # the last run was killed: clear its half-written files
-            if settings.masks is not None:
-                remove_stale_temps(settings.masks_out)
-        run_id = new_run_id(report.started)
-        # Every record is kept as its JSON text until the manifest is written: compact
-        # enough for trees of 100,000 images, and the journal's line for free.
-        records: dict[str, str] = dict(plan.skipped)
+        try:
+            run_record = _run_locked(settings, report, plan, engine)
+        finally:
+            plan.store.close()  # its file goes with it; the Outcome keeps only the counts
+    return Outcome(report, plan, run_record)
+
+
+def _run_locked(settings: Settings, report: Report, plan: Plan, engine: Engine | None) -> dict:
+    out, store = settings.out, plan.store
+    # This run's records and the earlier ones by source, as JSON text: dicts over the store.
+    records, previous = RecordTexts(store), PreviousTexts(store)
+    if journal_path(out).exists() or legacy_journal_path(out).exists():
+        remove_stale_temps(out)  # the last run was killed: clear its half-written files
+        if settings.masks is not None:
+            remove_stale_temps(settings.masks_out)
+    run_id = new_run_id(report.started)
+    # Records live in the store (on disk) until the manifest is written from it, sorted.
+    if report.verbosity >= 2:  # each up-to-date image named: read back only for that
         for source in plan.skipped:
             report.add_skipped(source)
-        for result in plan.failed:
-            result.run = run_id
-            records[result.source] = to_json(result.record())
-            report.add(result)
-        journal = Journal(journal_path(out))
+    else:
+        report.skipped += plan.up_to_date
+    for result in plan.failed:
+        result.run = run_id
+        fields = result.record()
+        store.add_record(result.source, tree_output(fields), to_json(fields))
+        report.add(result)
+    journal = Journal(journal_path(out))
+    try:
+        _dispatch_all(plan, settings, report, journal, run_id, engine)
+    finally:
+        _record_pending(plan, report.stopped_by, run_id)
+        plan.container.finish(records, previous, report)  # e.g. write the shards
+        report.finish()
+        if settings.output_name is None:
+            # With OUT naming one file, its folder is shared with other files and other
+            # runs (a killed one's journal included): nothing else there is this run's.
+            report.removed = remove_stale_outputs(out, store)
         try:
-            _dispatch_all(plan, settings, report, journal, records, run_id, engine)
-        finally:
-            _record_pending(plan, records, previous, report.stopped_by, run_id)
-            plan.container.finish(records, previous, report)  # e.g. write the shards
-            report.finish()
-            if settings.output_name is None:
-                # With OUT naming one file, its folder is shared with other files and other
-                # runs (a killed one's journal included): nothing else there is this run's.
-                report.removed = remove_stale_outputs(out, previous, records)
-            try:
-                changed = write_manifest(
-                    settings.manifest_path, (records[name] for name in sorted(records))
-                )
-            except OSError as error:  # a full disk: say so, and keep the journal for next time
-                changed = False
-                report.save_failed(
-                    f"cannot write the manifest {str(settings.manifest_path)!r}: "
-                    f"{faults.cause(error)}; the finished work is kept in "
-                    f"{str(journal_path(out))!r} for the next run"
-                )
-            _close_journal(journal, remove=not report.save_error)
-            if not report.save_error:  # else the journal's staged samples are kept with it
-                plan.container.cleanup()
-            remove_legacy_state(out)
-        run_record = {
-            "run": run_id,
-            "versions": versions(),
-            "started": _iso(report.started),
-            "finished": _iso(report.finished),
-            "fingerprint": settings.fingerprint,
-            "engine": engine.describe() if engine is not None else {"engine": "in-process"},
-            "settings": settings.as_record(),
-            "summary": report.summary(),
-            "pixel_statistics": pixel_statistics(
-                settings.manifest_path, records, unchanged=not changed and not report.save_error
-            ),
-        }
-        if changed:  # a no-op re-run leaves both manifest files as they were
-            try:
-                write_run_record(settings.manifest_path, run_record)
-            except OSError as error:
-                report.save_failed(
-                    f"cannot write the run record beside {str(settings.manifest_path)!r}: "
-                    f"{faults.cause(error)}"
-                )
-                run_record["summary"] = report.summary()  # for --json: the exit code changed
-        if settings.preview is not None:
-            preview.write_preview(settings, records)
-    return Outcome(report, plan, run_record)
+            changed = write_manifest(settings.manifest_path, store.manifest_texts())
+        except OSError as error:  # a full disk: say so, and keep the journal for next time
+            changed = False
+            report.save_failed(
+                f"cannot write the manifest {str(settings.manifest_path)!r}: "
+                f"{faults.cause(error)}; the finished work is kept in "
+                f"{str(journal_path(out))!r} for the next run"
+            )
+        _close_journal(journal, remove=not report.save_error)
+        if not report.save_error:  # else the journal's staged samples are kept with it
+            plan.container.cleanup()
+        remove_legacy_state(out)
+    run_record = {
+        "run": run_id,
+        "versions": versions(),
+        "started": _iso(report.started),
+        "finished": _iso(report.finished),
+        "fingerprint": settings.fingerprint,
+        "engine": engine.describe() if engine is not None else {"engine": "in-process"},
+        "settings": settings.as_record(),
+        "summary": report.summary(),
+        "pixel_statistics": pixel_statistics(
+            settings.manifest_path, records, unchanged=not changed and not report.save_error
+        ),
+    }
+    if changed:  # a no-op re-run leaves both manifest files as they were
+        try:
+            write_run_record(settings.manifest_path, run_record)
+        except OSError as error:
+            report.save_failed(
+                f"cannot write the run record beside {str(settings.manifest_path)!r}: "
+                f"{faults.cause(error)}"
+            )
+            run_record["summary"] = report.summary()  # for --json: the exit code changed
+    if settings.preview is not None:
+        preview.write_preview(settings, records)
+    return run_record
 
 
 def new_run_id(started: float) -> str:
@@ -166,35 +176,31 @@ def _close_journal(journal: Journal, remove: bool) -> None:
             journal.path.unlink(missing_ok=True)
 
 
-def _previous(settings: Settings) -> dict[str, str]:
-    """What earlier runs finished: the manifest, updated by a killed run's journal."""
-    previous = read_records_as_json(settings.manifest_path)
-    previous.update(read_records_as_json(legacy_journal_path(settings.out)))
-    previous.update(read_records_as_json(journal_path(settings.out)))
-    return previous
+def _previous(settings: Settings) -> Store:
+    """What earlier runs finished, in a new store: the manifest, updated by a killed run's
+    journal."""
+    store = Store()
+    for path in (
+        settings.manifest_path,
+        legacy_journal_path(settings.out),
+        journal_path(settings.out),
+    ):
+        store.add_previous(iter_records(path))
+    return store
 
 
-def _record_pending(
-    plan: Plan,
-    records: dict[str, str],
-    previous: dict[str, str],
-    stopped_by: str | None,
-    run_id: str,
-) -> None:
+def _record_pending(plan: Plan, stopped_by: str | None, run_id: str) -> None:
     """Give every found source a record: those a stopped run never reached become `pending`,
     describing the earlier output still in OUT, if there is one."""
     why = f"not processed: the run stopped early ({stopped_by}); run again to finish"
-    for job in plan.jobs:
-        if job.name in records:
-            continue
+    for job, earlier in plan.store.unfinished():
         record = Result(source=job.name, status="pending").record()
-        earlier = previous.get(job.name)
         if earlier is not None:
             earlier_record = json.loads(earlier)
             if plan.container.stored_size(earlier_record) is not None:
                 record.update(earlier_record)
         record.update(status="pending", error=why, run=run_id)
-        records[job.name] = to_json(record)
+        plan.store.add_record(job.name, tree_output(record), to_json(record))
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -208,24 +214,24 @@ def _dispatch_all(
     settings: Settings,
     report: Report,
     journal: Journal,
-    records: dict,
     run_id: str,
     engine: Engine | None,
 ) -> None:
     stop = Stop()
     bar = _progress_bar(settings, plan)
     if bar is not None:
-        bar.update(len(plan.skipped) + len(plan.failed))
+        bar.update(plan.up_to_date + plan.unusable)
         # tqdm.write prints to stdout unless told otherwise; stdout is for --json only.
         report.write = lambda text: bar.write(text, file=bar.fp)
     journaling = True
     try:
         with _signals_stop(stop, report):
-            for result in dispatch(plan.jobs, settings, stop, engine):
+            for result in dispatch(plan.jobs, settings, stop, engine, plan.to_do):
                 # The parent's own: a cluster's workers get the settings with absolute paths.
                 result.run, result.fingerprint = run_id, settings.fingerprint
-                record = to_json(result.record())
-                records[result.source] = record
+                fields = result.record()
+                record = to_json(fields)
+                plan.store.add_record(result.source, tree_output(fields), record)
                 if journaling:
                     try:
                         journal.append(record)

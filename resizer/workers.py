@@ -7,9 +7,9 @@ where a crash or hang fails only the image that causes it.
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 
 from .engines import Engine, EngineError, make_engine
@@ -65,39 +65,50 @@ def start_engine(settings: Settings, jobs: int) -> Engine | None:
 
 
 def dispatch(
-    jobs: list[Job], settings: Settings, stop: Stop | None = None, engine: Engine | None = None
+    jobs: Iterable[Job],
+    settings: Settings,
+    stop: Stop | None = None,
+    engine: Engine | None = None,
+    count: int | None = None,
 ) -> Iterator[Result]:
-    """Results for `jobs` in completion order, from the engine's workers or in this process."""
+    """Results for `jobs` in completion order, from the engine's workers or in this process.
+    `jobs` may be an iterator (read as work is handed out) if `count` says how many it holds."""
     stop = stop or Stop()
     if engine is not None:
-        yield from _dispatch_to_engine(engine, jobs, settings, stop)
+        count = len(jobs) if count is None else count  # type: ignore[arg-type]
+        yield from _dispatch_to_engine(engine, jobs, count, settings, stop)
         return
-    from .process import process_image  # a run with nothing to do never loads image libraries
-
+    process_image = None
     for job in jobs:
         if stop.is_set():
             return
+        if process_image is None:  # a run with nothing to do never loads image libraries
+            from .process import process_image
         yield process_image(job, settings)
 
 
-def _batches(jobs: list[Job], workers: int, limit: int) -> deque[list[Job]]:
-    size = max(1, min(limit, len(jobs) // (workers * 16)))
-    return deque(jobs[start : start + size] for start in range(0, len(jobs), size))
+def _batches(jobs: Iterable[Job], count: int, workers: int, limit: int) -> Iterator[list[Job]]:
+    """`jobs` in lists of a size that spreads `count` jobs over the workers, made as needed."""
+    size = max(1, min(limit, count // (workers * 16)))
+    remaining = iter(jobs)
+    while batch := list(itertools.islice(remaining, size)):
+        yield batch
 
 
 def _dispatch_to_engine(
-    engine: Engine, jobs: list[Job], settings: Settings, stop: Stop
+    engine: Engine, jobs: Iterable[Job], count: int, settings: Settings, stop: Stop
 ) -> Iterator[Result]:
-    batches = _batches(jobs, engine.workers, engine.batch_limit)
+    batches = _batches(jobs, count, engine.workers, engine.batch_limit)
+    ready = next(batches, None)  # the next batch to hand out
     in_flight: dict[Future, list[Job]] = {}
     died = False  # a worker that dies mid-write leaves its temporary file behind
     try:
-        while batches or in_flight:
+        while ready is not None or in_flight:
             if stop.hard:
                 break
-            while batches and len(in_flight) < 2 * engine.workers and not stop.is_set():
-                batch = batches.popleft()
-                in_flight[engine.submit(batch)] = batch
+            while ready is not None and len(in_flight) < 2 * engine.workers and not stop.is_set():
+                in_flight[engine.submit(ready)] = ready
+                ready = next(batches, None)
             if not in_flight:
                 break
             done, _ = wait(in_flight, timeout=0.25, return_when=FIRST_COMPLETED)

@@ -316,7 +316,7 @@ def test_broken_links_obey_include_and_exclude(tmp_path):
     save_photo(src / "ok.jpg", 20, 20)
     os.symlink("nowhere.jpg", src / "dangling.jpg")
     plan = make_plan(settings_for([src], tmp_path / "out", exclude=("dangling*",)))
-    assert plan.failed == []
+    assert list(plan.failed) == []
     assert [job.name for job in plan.jobs] == ["ok.jpg"]
 
 

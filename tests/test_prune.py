@@ -7,8 +7,6 @@ from pathlib import Path
 
 from conftest import read_records, save_photo
 
-from resizer.prune import stale_outputs
-
 
 def resize_args(src: Path, out: Path, *extra: str) -> list[str]:
     return ["resize", str(src), "-o", str(out), "--size", "32x32", "--jobs", "1", *extra]
@@ -65,20 +63,3 @@ def test_a_source_that_now_fails_does_not_keep_its_old_output(photo_tree, tmp_pa
     records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
     assert (records["dogs/c.jpg"]["status"], records["dogs/c.jpg"]["output"]) == ("failed", None)
     assert "dogs/c.jpg" not in files_in(out)
-
-
-def test_stale_outputs_compares_only_records_that_changed():
-    kept = json.dumps({"source": "a", "output": "a.png"})
-    previous = {
-        "a": kept,
-        "b": json.dumps({"source": "b", "output": "b.png"}),
-        "c": json.dumps({"source": "c", "output": "c.png"}),
-        "d": json.dumps({"source": "d", "output": None}),
-    }
-    current = {
-        "a": kept,
-        "b": json.dumps({"source": "b", "output": "b.webp"}),
-        "x": json.dumps({"source": "x", "output": "c.png"}),  # another source took c.png
-    }
-    assert stale_outputs(previous, current) == ["b.png"]
-    assert stale_outputs(previous, previous) == []

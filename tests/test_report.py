@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 
+import pytest
+
 from resizer.process import Result
-from resizer.report import Report, SafeStream
+from resizer.report import Report, SafeStream, json_blocks
 
 
 def result(status: str, error: str | None = None) -> Result:
@@ -91,3 +94,25 @@ def test_a_safe_stream_drops_writes_once_its_reader_has_gone():
     missing = SafeStream(None)
     assert missing.write("nothing") == len("nothing")
     assert not missing.isatty()
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        {"to_do": [], "up_to_date": [], "unreadable": [], "ignored_files": 0},
+        {"to_do": [{"source": "a.jpg", "output": "a.png"}], "up_to_date": ["b"], "n": None},
+        {
+            "to_do": [{"source": os.fsdecode(b"caf\xe9.jpg"), "output": 'q"\n.png'}] * 3,
+            "up_to_date": ["x", "\U0001f600"],
+            "unreadable": [{"source": "dir/", "error": "cannot list folder: Permission denied"}],
+            "ignored_files": 7,
+            "nested": {"a": [1, {"b": []}]},
+        },
+    ],
+)
+def test_json_blocks_join_into_exactly_the_json_document(document):
+    """Lists given as iterators are streamed item by item into the text json.dumps makes."""
+    streamed = {
+        name: iter(value) if isinstance(value, list) else value for name, value in document.items()
+    }
+    assert "\n".join(json_blocks(streamed)) == json.dumps(document, indent=2)
