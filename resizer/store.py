@@ -188,11 +188,12 @@ class Store:
                 source=unescape(path), name=name_of(name), output=unescape(output), format=fmt
             )
 
-    def add_up_to_date(self, rows: list[tuple[int, str, str, str | None]]) -> None:
-        """(order found, name, output, record text or None for the earlier text unchanged)."""
+    def add_up_to_date(self, rows: list[tuple[int, str, str | None, str | None]]) -> None:
+        """(order found, name, its file in OUT's tree or None, record text or None for the
+        earlier text unchanged)."""
         self.db.executemany(
             f"INSERT OR REPLACE INTO records VALUES (?, ?, {UP_TO_DATE}, ?, ?)",
-            [(key(name), seq, escape(output), text) for seq, name, output, text in rows],
+            [(key(name), seq, _optional_text(output), text) for seq, name, output, text in rows],
         )
 
     def up_to_date(self) -> Iterator[str]:
