@@ -16,7 +16,7 @@ from .api import ResizedImage, ResizeResult, resize, resize_image
 from .faults import OutError
 from .options import RECIPES
 from .plan import PlanError
-from .run import BusyError
+from .run import BusyError, StoreError
 from .settings import OptionError
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "PlanError",
     "ResizeResult",
     "ResizedImage",
+    "StoreError",
     "__version__",
     "resize",
     "resize_image",

@@ -28,8 +28,8 @@ from .faults import OutError
 from .names import escape
 from .options import make_settings
 from .plan import PlanError
-from .report import EXIT_USAGE, json_blocks, say, write_out
-from .run import BusyError, EngineError
+from .report import EXIT_FAILED, EXIT_USAGE, json_blocks, say, write_out
+from .run import BusyError, EngineError, StoreError
 from .settings import (
     BACKENDS,
     CONTAINERS,
@@ -198,6 +198,9 @@ def resize_command(**options):
     except OutError as error:  # not a mistyped option: one line, without the usage text
         say(str(error))
         sys.exit(EXIT_USAGE)
+    except StoreError as error:
+        say(escape(str(error)))
+        sys.exit(EXIT_FAILED)
     if settings.dry_run:
         _print_plan(outcome, settings, as_json)
         sys.exit(0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import secrets
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -26,10 +27,18 @@ from .records import Result, tree_output
 from .report import Report, SafeStream
 from .settings import Settings
 from .state import BusyError, journal_path, legacy_journal_path, locked, remove_legacy_state
-from .store import PreviousTexts, RecordTexts, Store
+from .store import PreviousTexts, RecordTexts, Store, StoreError, store_error
 from .workers import EngineError, Stop, default_jobs, dispatch, start_engine
 
-__all__ = ["BusyError", "EngineError", "Outcome", "default_jobs", "dispatch", "resize"]
+__all__ = [
+    "BusyError",
+    "EngineError",
+    "Outcome",
+    "StoreError",
+    "default_jobs",
+    "dispatch",
+    "resize",
+]
 
 
 @dataclass
@@ -58,7 +67,19 @@ def versions() -> dict:
 
 def resize(settings: Settings, report: Report | None = None) -> Outcome:
     """The library call behind `resizer resize`. Raises PlanError/BusyError/OutError for usage
-    errors."""
+    errors, StoreError when the temporary folder cannot hold the run's records."""
+    try:
+        return _resize(settings, report)
+    except sqlite3.Error as error:
+        failed = store_error(error)
+        if journal_path(settings.out).is_file():
+            failed.args = (
+                f"{failed}; the finished work is kept in {str(journal_path(settings.out))!r}",
+            )
+        raise failed from None
+
+
+def _resize(settings: Settings, report: Report | None) -> Outcome:
     report = report or Report(verbosity=settings.verbosity)
     preview.check(settings)
     # Planned before anything is written, so usage errors leave no trace.

@@ -21,7 +21,9 @@ escapes them (lone surrogates as `\\udcXX`), which SQLite takes and gives back f
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
 
 from .names import escape, unescape
@@ -45,6 +47,29 @@ CREATE TABLE records (
 CREATE TABLE listing (name BLOB PRIMARY KEY, link INTEGER, folder INTEGER) WITHOUT ROWID;
 CREATE TABLE stale (output TEXT PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
 """
+
+
+class StoreError(Exception):
+    """The temporary folder cannot hold the run's records (full, read-only, gone)."""
+
+
+def temp_folder() -> str:
+    """The folder SQLite puts its temporary files in: the first usable of these."""
+    for folder in (os.environ.get("SQLITE_TMPDIR"), os.environ.get("TMPDIR"), "/var/tmp", "/tmp"):
+        try:
+            if folder and stat.S_ISDIR(os.stat(folder).st_mode) and os.access(folder, 3):
+                return folder
+        except OSError:
+            continue
+    return "."
+
+
+def store_error(error: sqlite3.Error) -> StoreError:
+    """The message for a store that failed: where it lives and how to give it room."""
+    return StoreError(
+        f"the temporary folder {temp_folder()!r} cannot hold this run's records ({error}); "
+        "point TMPDIR at a folder with room (about 1 KB per image)"
+    )
 
 
 def key(name: str) -> bytes:

@@ -11,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import save_photo
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -204,6 +205,53 @@ print(json.dumps([os.listdir(folder), [p for p in held if p.startswith(folder)]]
     names, held = json.loads(done.stdout)
     assert names == []  # nothing a killed run could leave behind
     assert len(held) == 1 and held[0].endswith(" (deleted)")
+
+
+@pytest.fixture
+def tiny_tmpfs(tmp_path):
+    """A 1 MiB file system, unmounted afterwards; skips where mounting is refused."""
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_temporary_folder_without_room_is_one_line_and_exit_1(tmp_path, tiny_tmpfs):
+    """The store spills past its cache into TMPDIR; when that is full the run says where and
+    what to do, before anything is written, instead of a traceback."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    save_photo(src / "a.jpg", 20, 20)
+    out.mkdir()
+    manifest = out / "manifest.jsonl"
+    manifest.write_text("".join(record_text(f"old/{i:06d}.jpg") + "\n" for i in range(20_000)))
+    before = manifest.read_bytes()
+    script = (
+        "import sys, resizer.store\n"
+        "resizer.store.CACHE_KIB = 64  # spill to TMPDIR at once\n"
+        "sys.argv = ['resizer', *sys.argv[1:]]\n"
+        "from resizer.cli import main\n"
+        "main()\n"
+    )
+    environment = {name: value for name, value in os.environ.items() if name != "SQLITE_TMPDIR"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, "resize", str(src), "-o", str(out), "--size", "8"],
+        env={**environment, "TMPDIR": str(tiny_tmpfs)},
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert f"the temporary folder '{tiny_tmpfs}' cannot hold this run's records" in done.stderr
+    assert "full" in done.stderr and "TMPDIR" in done.stderr
+    assert manifest.read_bytes() == before
+    assert sorted(os.listdir(out)) == ["manifest.jsonl"]
 
 
 # The parent's memory.
