@@ -7,8 +7,10 @@ errors become usage errors (exit 2). See run.resize for what a run does.
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -235,18 +237,23 @@ def _print_plan(outcome, settings: Settings, as_json: bool) -> None:
             ),
             "ignored_files": plan.ignored,
         }
-        for block in json_blocks(document):
-            if not write_out(block):
-                break  # the reader has what it wanted (`| head`)
+        _write_lines(json_blocks(document))
         return
-    for job in plan.jobs:
-        if not write_out(escape(f"{job.name} -> {job.output}")):
-            break  # the reader has what it wanted (`| head`)
+    _write_lines(escape(f"{job.name} -> {job.output}") for job in plan.jobs)
     if settings.verbosity >= 0:
         say(
             f"dry run: {plan.to_do} to do, {plan.up_to_date} up to date, "
             f"{plan.unusable} unusable (folders, links), {plan.ignored} non-image files ignored"
         )
+
+
+def _write_lines(lines: Iterable[str], per_write: int = 1000) -> None:
+    """Lines on stdout, a thousand per write; ends quietly when the reader has what it
+    wanted (`| head`)."""
+    lines = iter(lines)
+    while chunk := list(itertools.islice(lines, per_write)):
+        if not write_out("\n".join(chunk)):
+            return
 
 
 # --- compare ---------------------------------------------------------------------------------

@@ -225,8 +225,11 @@ def json_blocks(document: dict) -> Iterator[str]:
 _NOTHING = object()
 
 
+_INDENTED = json.JSONEncoder(indent=2)  # as json.dumps(indent=2), made once
+
+
 def _item_block(item) -> str:
-    return "    " + json.dumps(item, indent=2).replace("\n", "\n    ")
+    return "    " + _INDENTED.encode(item).replace("\n", "\n    ")
 
 
 def write_out(text: str) -> bool:
