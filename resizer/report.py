@@ -225,11 +225,20 @@ def json_blocks(document: dict) -> Iterator[str]:
 _NOTHING = object()
 
 
-_INDENTED = json.JSONEncoder(indent=2)  # as json.dumps(indent=2), made once
+_ENCODE_STR = json.encoder.encode_basestring_ascii  # a str as json.dumps writes it (C)
 
 
 def _item_block(item) -> str:
-    return "    " + _INDENTED.encode(item).replace("\n", "\n    ")
+    """One list item of json_blocks, indented. Strings, and dicts of strings (every item of a
+    plan), are written directly, as json.dumps(indent=2) would: a million are many."""
+    if isinstance(item, str):
+        return "    " + _ENCODE_STR(item)
+    if isinstance(item, dict) and item and all(type(value) is str for value in item.values()):
+        fields = ",\n".join(
+            f"      {_ENCODE_STR(name)}: {_ENCODE_STR(value)}" for name, value in item.items()
+        )
+        return "    {\n" + fields + "\n    }"
+    return "    " + json.dumps(item, indent=2).replace("\n", "\n    ")
 
 
 def write_out(text: str) -> bool:

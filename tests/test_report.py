@@ -108,6 +108,7 @@ def test_a_safe_stream_drops_writes_once_its_reader_has_gone():
             "ignored_files": 7,
             "nested": {"a": [1, {"b": []}]},
         },
+        {"items": [{"k": 'a"\\b\u00e9', "n": None}, {"k": "x", "n": 2}, [1, 2], {}, 3.5, None]},
     ],
 )
 def test_json_blocks_join_into_exactly_the_json_document(document):
