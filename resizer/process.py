@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import codecs, faults, geometry, masks, pixelstats
 from .backends import get_backend
-from .containers import write_path
+from .containers.staging import stage
 from .files import write_atomic
 from .plan import mask_name
 from .records import Job, Result
@@ -56,6 +56,7 @@ def process_image(job: Job, settings: Settings) -> Result:
         result.width = result.height = result.bytes = result.sha256 = None
         result.pixel_sum = result.pixel_sumsq = None
         result.mask_output = result.mask_bytes = result.mask_sha256 = None
+        result.staged = None
     result.seconds = round(time.perf_counter() - started, 4)
     return result
 
@@ -130,7 +131,10 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         raise codecs.ImageError("source changed while it was being read; run again")
     try:
-        write_atomic(write_path(settings, job.output), data)
+        if settings.container == "files":
+            write_atomic(settings.out / job.output, data)
+        else:  # packed into a shard by the parent
+            result.staged = stage(settings.out, data)
     except OSError as error:
         raise _WriteFailed(error, settings.out, job.output, len(data)) from error
     if paired is not None:

@@ -68,18 +68,28 @@ class Result:
     # how many bytes it must still take for the run to go on (0: a few KiB will do). The parent
     # probes it; not part of the record.
     write_fault: tuple[str, int] | None = field(default=None, repr=False)
+    # --container webdataset: (staging file, offset) of the encoded image until the parent packs
+    # it into a shard (containers/staging.py). In the record (so in the journal, for the next
+    # run after a kill) only while set; the shard's record replaces it.
+    staged: tuple[str, int] | None = field(default=None, repr=False)
 
     def record(self) -> dict:
-        """The manifest record: plain values, in column order (without `write_fault`)."""
-        return {name: getattr(self, name) for name in RECORD_FIELDS}
+        """The manifest record: plain values, in column order (without `write_fault`; `staged`
+        last, while set)."""
+        record = {name: getattr(self, name) for name in RECORD_FIELDS}
+        if self.staged is not None:
+            record["staged"] = list(self.staged)
+        return record
 
 
-RECORD_FIELDS = [name for name in Result.__dataclass_fields__ if name != "write_fault"]
+RECORD_FIELDS = [
+    name for name in Result.__dataclass_fields__ if name not in ("write_fault", "staged")
+]
 
 
 def tree_output(record: dict) -> str | None:
     """The file in OUT's tree that a record names, if any: a sample in a shard (a record with a
-    `shard` or `key`) is none."""
+    `shard`, `key` or `staged`) is none."""
     output = record.get("output")
-    in_tree = record.get("shard") is None and record.get("key") is None
+    in_tree = all(record.get(name) is None for name in ("shard", "key", "staged"))
     return output if isinstance(output, str) and in_tree else None

@@ -154,7 +154,7 @@ def _run_locked(settings: Settings, report: Report, plan: Plan, engine: Engine |
                 f"{str(journal_path(out))!r} for the next run"
             )
         _close_journal(journal, remove=not report.save_error)
-        if not report.save_error:  # else the journal's staged samples are kept with it
+        if not report.save_error:  # else the journal refers to the staged images
             plan.container.cleanup()
         remove_legacy_state(out)
     run_record = {

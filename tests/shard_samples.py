@@ -44,6 +44,7 @@ def check_samples(out: Path) -> dict[str, dict]:
     """Every sample whole and as its manifest record says, and every record with a shard in
     it; returns those records (ok, or pending with an earlier sample) by key."""
     records = read_records(out / "manifest.jsonl")
+    assert not any("staged" in record for record in records)  # the run's own bookkeeping
     ok = {r["key"]: r for r in records if r["shard"] is not None}
     assert all(r["status"] in ("ok", "pending") for r in ok.values())
     assert all(r["shard"] is None for r in records if r["status"] == "ok" and r["key"] not in ok)

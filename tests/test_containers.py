@@ -10,7 +10,7 @@ from conftest import read_records
 from PIL import Image
 
 import resizer
-from resizer.containers import for_settings, parse_shard_size, write_path
+from resizer.containers import for_settings, parse_shard_size
 from resizer.geometry import Sizing
 from resizer.settings import Settings, ShardSize
 
@@ -81,13 +81,6 @@ def test_shards_need_an_output_folder_not_a_file(tmp_path, run_cli):
 
 def settings(out: Path, **options) -> Settings:
     return Settings(sources=(Path("src"),), out=out, sizing=Sizing("size", width=8), **options)
-
-
-def test_workers_write_into_the_tree_or_to_hidden_staging_in_out(tmp_path):
-    assert write_path(settings(tmp_path), "cats/a.jpg") == tmp_path / "cats" / "a.jpg"
-    staged = write_path(settings(tmp_path, container="webdataset"), "cats/a.jpg")
-    assert staged.parent == tmp_path and staged.name.startswith(".resizer-stage-")
-    assert staged != write_path(settings(tmp_path, container="webdataset"), "cats/b.jpg")
 
 
 def test_the_tree_does_not_take_a_sample_in_a_shard_for_its_file(tmp_path):

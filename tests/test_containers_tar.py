@@ -14,7 +14,9 @@ from resizer.containers.tar import (
     ShardError,
     ShardWriter,
     archive_size,
+    header,
     header_size,
+    member_info,
     padded,
     read_index,
 )
@@ -116,3 +118,11 @@ def test_the_index_refuses_a_damaged_or_foreign_file(tmp_path, damage, words):
 def test_a_source_shorter_than_its_size_is_an_error_not_a_short_member(tmp_path):
     with open(tmp_path / "s.tar", "wb") as handle, pytest.raises(OSError, match="ended 10 bytes"):
         ShardWriter(handle).add("a.jpg", 20, io.BytesIO(b"0123456789"))
+
+
+@pytest.mark.parametrize("name", [*NAMES, "a", "x" * 100, "sp ace/%25.json"])
+@pytest.mark.parametrize("size", [0, 1, 511, 512, 1234567, 8**11 - 1, 8**11])
+def test_headers_are_the_bytes_tarfile_writes(name, size):
+    """Short ASCII names get a ustar header built directly; it must be tarfile's, byte for byte."""
+    expected = member_info(name, size).tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+    assert header(name, size) == expected

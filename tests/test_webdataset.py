@@ -11,6 +11,7 @@ import tarfile
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
 import webdataset as wds
 from conftest import SAMPLE_IMAGES, read_records, save_photo
 from shard_samples import (
@@ -256,3 +257,17 @@ def test_the_readme_example_runs_and_prints_what_it_says(tmp_path):
                                capture_output=True, text=True, timeout=300)  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.splitlines() == expected
+
+
+def test_dask_workers_stage_into_the_same_shards(photo_tree, tmp_path, run_cli):
+    """Workers of a Dask cluster append to staging files in OUT like local ones."""
+    pytest.importorskip("distributed", reason="the Dask engine needs resizer[dask]")
+    local, dask = tmp_path / "local", tmp_path / "dask"
+    assert run_cli(*wds_args(photo_tree, local, "--jobs", "1", "--shard-size", "2")).exit_code == 0
+    result = run_cli(*wds_args(photo_tree, dask, "--engine", "dask", "--jobs", "2",
+                               "--shard-size", "2"))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert {p.name: p.read_bytes() for p in shards(dask)} == {
+        p.name: p.read_bytes() for p in shards(local)
+    }
+    assert len(check_samples(dask)) == 3

@@ -37,8 +37,10 @@ def test_a_killed_runs_staged_samples_are_reused_then_removed(tmp_path):
     os.killpg(process.pid, signal.SIGKILL)
     process.communicate(timeout=60)
     finished = read_records(journal)
+    # One staging file per worker process, holding the finished images the journal points to.
     staged = [p for p in out.iterdir() if p.name.startswith(".resizer-stage-")]
-    assert len(staged) >= len(finished) and not shards(out)
+    assert 1 <= len(staged) <= 2 and not shards(out)
+    assert {record["staged"][0] for record in finished} <= {p.name for p in staged}
 
     rerun = subprocess.run([*command, "--json"], env=env, capture_output=True, text=True,
                            timeout=120)  # fmt: skip
@@ -109,10 +111,11 @@ def test_a_full_disk_while_writing_shards_keeps_the_old_shards_and_says_so(
     save_noise(src / "5.png", seed=105)  # changed
     result = run_cli(*args)
     assert result.exit_code == 1
-    assert "stopped early: OUT is unusable (No space left on device)" in result.stderr
+    full = "the disk is full (no space left on device)"
+    assert f"stopped early: OUT cannot take writes: {full}" in result.stderr
     assert identities(out) == before  # the old shards, untouched
     records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
-    why = "not written to a shard (No space left on device); run again to finish"
+    why = f"not written to a shard: {full}; run again to finish"
     assert (records["0.png"]["status"], records["0.png"]["error"]) == ("pending", why)
     assert records["0.png"]["shard"] is None  # OUT has no sample of it
     # The changed image's record describes its earlier sample, which the old shards still hold.
@@ -126,3 +129,27 @@ def test_a_full_disk_while_writing_shards_keeps_the_old_shards_and_says_so(
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["summary"]["ok"] == 2
     assert len(check_samples(out)) == 9
+
+
+def test_a_killed_runs_staged_image_of_a_source_changed_since_is_not_kept(tmp_path, run_cli):
+    """The journal of a killed run points at a staged image; its source changed since and a
+    stopped run never reached it: it is pending with no output, in no shard, and the manifest
+    keeps no trace of the staging file."""
+    src, out = tmp_path / "src", tmp_path / "out"
+    save_photo(src / "cats" / "a.jpg", 40, 30, seed=1)
+    save_photo(src / "cats" / "b.jpg", 40, 30, seed=2)
+    args = wds_args(src, out, "--jobs", "1")
+    run_cli(*args)
+    [record] = [r for r in read_records(out / "manifest.jsonl") if r["source"] == "cats/a.jpg"]
+    (out / ".resizer-stage-1-feed").write_bytes(b"x" * record["bytes"])
+    record.update(shard=None, key=None, staged=[".resizer-stage-1-feed", 0])
+    (out / ".resizer-journal.jsonl").write_text(json.dumps(record) + "\n")
+    save_photo(src / "cats" / "a.jpg", 40, 30, seed=3)  # changed: to be encoded again
+    (src / "cats" / "0.jpg").write_bytes(b"broken")  # fails first: --fail-fast stops there
+    result = run_cli(*args, "--fail-fast")
+    assert result.exit_code == 1
+    records = {r["source"]: r for r in read_records(out / "manifest.jsonl")}
+    assert records["cats/a.jpg"]["status"] == "pending"
+    assert records["cats/a.jpg"]["output"] is None and records["cats/a.jpg"]["shard"] is None
+    assert set(check_samples(out)) == {"cats/b"}
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]

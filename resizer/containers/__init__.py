@@ -1,11 +1,11 @@
 """Output containers: where the encoded images of a run end up.
 
 `files` mirrors the source tree into OUT, one file per image. `webdataset` packs the images into
-tar shards, each with a JSON record beside it. The work of a worker is the same for both: it
-writes the encoded bytes of its image atomically to the path the container names (the output
-file itself, or a hidden staging file) and returns a small record. The container then finishes
-OUT in the parent, after the images are done: nothing to do for a tree; for shards, assembling
-them by streaming those staged files and unchanged members of the old shards.
+tar shards, each with a JSON record beside it. A worker writes the encoded bytes of its image
+either atomically to its output file or, for shards, to a hidden staging file (staging.py), and
+returns a small record. The container then finishes OUT in the parent, after the images are
+done: nothing to do for a tree; for shards, assembling them by streaming the staged images and
+unchanged members of the old shards.
 
 The planner asks the container how a source is named in OUT and what size an earlier output
 has (None if it is gone), so the up-to-date check is the same for every container.
@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 from ..report import Report
 from ..settings import CONTAINERS, OptionError, Settings, ShardSize
 
-__all__ = ["CONTAINERS", "Container", "for_settings", "parse_shard_size", "write_path"]
+__all__ = ["CONTAINERS", "Container", "for_settings", "parse_shard_size"]
 
 UNITS = {
     "b": 1,
@@ -73,15 +72,6 @@ def for_settings(settings: Settings) -> Container:
 
     kinds = {"files": FilesContainer, "webdataset": WebDatasetContainer}
     return kinds[settings.container](settings)
-
-
-def write_path(settings: Settings, output: str) -> Path:
-    """Where a worker writes the encoded bytes of `output` (atomically)."""
-    if settings.container == "webdataset":
-        from .webdataset import staging_path
-
-        return staging_path(settings.out, output)
-    return settings.out / output
 
 
 def parse_shard_size(value: int | str | ShardSize) -> ShardSize:

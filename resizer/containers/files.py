@@ -8,7 +8,8 @@ from collections.abc import Mapping
 
 from ..report import Report
 from . import Container
-from .webdataset import remove_shards, remove_staging
+from .staging import remove_staging
+from .webdataset import remove_shards
 
 
 class FilesContainer(Container):

@@ -39,7 +39,24 @@ def member_info(name: str, size: int) -> tarfile.TarInfo:
 
 def header(name: str, size: int) -> bytes:
     """The header block(s) of one member: a ustar header, after a pax header if needed."""
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) <= 100 and encoded.isascii() and size < 8**11:
+        return _ustar(encoded, size)
     return member_info(name, size).tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+# The fixed fields of a ustar header as tarfile writes ours: mode, uid, gid (after the name),
+# mtime 0, the checksum field as spaces, type "0", no link, magic and version (after the size).
+_MODE_IDS = b"0000644\0" + b"0000000\0" * 2
+_AFTER_SIZE = b"00000000000\0" + b" " * 8 + b"0" + bytes(100) + b"ustar\x0000"
+
+
+def _ustar(name: bytes, size: int) -> bytes:
+    """tarfile's header for a short ASCII name, ten times faster (thousands per shard)."""
+    block = bytearray(name.ljust(100, b"\0") + _MODE_IDS + b"%011o\0" % size + _AFTER_SIZE)
+    block.extend(bytes(BLOCK - len(block)))
+    block[148:156] = b"%06o\0 " % sum(block)
+    return bytes(block)
 
 
 def header_size(name: str) -> int:

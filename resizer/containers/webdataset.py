@@ -9,32 +9,33 @@ path back. Two sources differing only by extension would share a key: a usage er
 --keep-extension keeps the extension in the key (`cats/a.jpg` -> `cats/a%2Ejpg`).
 
 Shards. Samples are ordered by source path and cut into consecutive shards of N samples, or of
-at most N bytes. Workers write each encoded image to a hidden staging file in OUT; the parent
-then writes every shard whose contents changed, streaming members from the staging files and
-from the old shards, to a temporary name, and renames them into place once all are written. A
-shard whose samples are all still where they were is left alone, file and all.
+at most N bytes. Workers append each encoded image to a hidden staging file in OUT (staging.py);
+the parent then writes every shard whose contents changed, streaming members from the staging
+files and from the old shards, to a temporary name, and renames them into place once all are
+written. A shard whose samples are all still where they were is left alone, file and all.
 """
 
 from __future__ import annotations
 
 import filecmp
-import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
-from contextlib import nullcontext
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
+from .. import faults
 from ..files import temp_name
 from ..manifest import to_json
 from ..names import json_text
 from ..records import RECORD_FIELDS, Result
 from ..report import Report
 from . import Container
+from .staging import MARK as STAGE_MARK
+from .staging import Reader, remove_staging
 from .tar import ShardError, ShardWriter, archive_size, header_size, padded, read_index
 
-STAGE_MARK = ".resizer-stage-"
 SHARD_NAME = re.compile(r"shard-\d{6,}\.tar")
 _UNSAFE = re.compile(r"[%.\\\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # Formats whose usual extension is not their name; WebDataset decodes by extension.
@@ -61,12 +62,6 @@ def _escape(match: re.Match) -> str:
 
 def key_of(output: str) -> str:
     return output[: output.rindex(".")]
-
-
-def staging_path(out: Path, output: str) -> Path:
-    """Hidden, in OUT's root, named by the member so that a killed run's file is found again."""
-    digest = hashlib.sha256(output.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-    return out / f"{STAGE_MARK}{digest}"
 
 
 def shard_name(number: int) -> str:
@@ -111,11 +106,8 @@ class WebDatasetContainer(Container):
         output, shard = record.get("output"), record.get("shard")
         if not isinstance(output, str):
             return None
-        if shard is None:  # staged by a run killed before it wrote the shards
-            try:
-                return os.stat(staging_path(self.out, output)).st_size
-            except OSError:
-                return None
+        if shard is None:  # staged, by a run killed before it wrote the shards
+            return _staged_size(self.out, record)
         member = self._index(shard).get(output)
         if member is None:
             return None
@@ -141,111 +133,113 @@ class WebDatasetContainer(Container):
         return self._indexes[shard]
 
     def finish(self, records: dict[str, str], previous: Mapping[str, str], report: Report) -> None:
-        samples = self._samples(records, previous)
-        layout = self._layout(samples, records)
+        """One pass over the samples in source order: each shard, once complete, is left alone
+        or written to a temporary name; the renames come after the last, so the old shards
+        stay readable for members that move. Only one shard's records are parsed at a time."""
         written: list[tuple[Path, Path]] = []
+        count = 0
         try:
-            for number, members in enumerate(layout):
-                name = shard_name(number)
+            for members in self._shards(records, previous):
+                name = shard_name(count)
+                count += 1
                 if not self._unchanged(name, members):
                     written.append((self._write(name, members, records), self.out / name))
+                self._record_shard(name, members, records)
             while written:
-                temp, final = written.pop(0)
+                temp, final = written[0]
                 if _same_bytes(temp, final):
                     temp.unlink()  # e.g. --force: the same samples again; the file stays as it was
                 else:
                     os.replace(temp, final)
                     report.shards_written += 1
+                written.pop(0)
         except OSError as error:
             for temp, _ in written:
                 temp.unlink(missing_ok=True)
             self._indexes.clear()  # read again what OUT now holds
             self._not_written(records, previous, error, report)
             return
-        report.shards = len(layout)
-        report.shards_removed = remove_shards(self.out, {shard_name(n) for n in range(len(layout))})
-        for number, members in enumerate(layout):
-            for source, output, _size, origin in members:
-                if origin != ("shard", shard_name(number)):
-                    record = json.loads(records[source])
-                    record.update(shard=shard_name(number), key=key_of(output))
-                    records[source] = to_json(record)
+        report.shards = count
+        report.shards_removed = remove_shards(self.out, {shard_name(n) for n in range(count)})
 
     def cleanup(self) -> None:
         remove_staging(self.out)
 
-    def _samples(self, records: dict[str, str], previous: Mapping[str, str]) -> list[tuple]:
-        """(source, member, size, origin) of every sample OUT is to hold, in source order;
-        origin is ("shard", name) for a member of an old shard, ("stage",) for a staged one."""
-        samples = []
-        for source in sorted(records):
-            text = records[source]
-            vouched = self._vouched.get(source)
-            if vouched is not None and text == previous.get(source):
-                shard, output = vouched
-                samples.append((source, output, self._index(shard)[output][1], ("shard", shard)))
-                continue
-            record = json.loads(text)
-            output, shard = record.get("output"), record.get("shard")
-            if record.get("status") not in ("ok", "pending") or not isinstance(output, str):
-                continue
-            held = self._index(shard).get(output)
-            if shard is None and record.get("status") == "ok":
-                origin = ("stage",)  # encoded by this run, or by a killed one and up to date
-            elif held is not None and held[1] == record.get("bytes"):
-                origin = ("shard", shard)
-            else:
-                continue  # pending, and no earlier sample in a shard
-            samples.append((source, output, record.get("bytes"), origin))
-        return samples
-
-    def _layout(self, samples: list[tuple], records: dict[str, str]) -> list[list[tuple]]:
-        limit = self.settings.shard_size.limit
-        if self.settings.shard_size.unit == "samples":
-            return [samples[start : start + limit] for start in range(0, len(samples), limit)]
-        layout: list[list[tuple]] = []
+    def _shards(self, records: dict[str, str], previous: Mapping[str, str]) -> Iterator[list]:
+        """The samples OUT is to hold, in source order, cut into shards."""
+        limit, by_count = self.settings.shard_size.limit, self.settings.shard_size.unit == "samples"
+        members: list[_Sample] = []
         used = 0
-        for sample in samples:
-            source, output, size, _ = sample
-            key = key_of(output)
-            need = header_size(output) + padded(size) + header_size(f"{key}.json")
-            need += padded(len(self._json(source, key, records)))
-            if layout and archive_size(used + need) <= limit:
-                layout[-1].append(sample)
-                used += need
-            else:  # a new shard; it takes one sample even if that alone is over the limit
-                layout.append([sample])
-                used = need
-        return layout
+        for source in sorted(records):
+            sample = self._sample(source, records[source], previous.get(source))
+            if sample is None:
+                if '"staged"' in records[source]:
+                    records[source] = _unstaged(records[source])
+                continue
+            if by_count:
+                need = 1
+            else:  # the sample's bytes in the archive, headers and padding included
+                key = key_of(sample.output)
+                need = header_size(sample.output) + padded(sample.size)
+                need += header_size(f"{key}.json") + padded(len(self._json(sample, records)))
+            full = used + need > limit if by_count else archive_size(used + need) > limit
+            if members and full:  # a new shard takes one sample even if that alone is too big
+                yield members
+                members, used = [], 0
+            members.append(sample)
+            used += need
+        if members:
+            yield members
 
-    def _json(self, source: str, key: str, records: dict[str, str]) -> bytes:
-        return sample_json(json.loads(records[source]), key, self.label(source))
+    def _sample(self, source: str, text: str, earlier: str | None) -> _Sample | None:
+        """Where the sample of one record comes from, or None if OUT is to hold none."""
+        vouched = self._vouched.get(source)
+        if vouched is not None and text == earlier:  # up to date: found in its shard
+            shard, output = vouched
+            return _Sample(source, output, self._index(shard)[output][1], shard)
+        record = json.loads(text)
+        output, shard = record.get("output"), record.get("shard")
+        if record.get("status") not in ("ok", "pending") or not isinstance(output, str):
+            return None
+        if shard is None and record.get("status") == "ok" and record.get("staged"):
+            return _Sample(source, output, record.get("bytes"), None, record)  # staged
+        held = self._index(shard).get(output)
+        if held is not None and held[1] == record.get("bytes"):
+            return _Sample(source, output, held[1], shard, record)
+        return None  # pending, and no earlier sample in a shard
 
-    def _unchanged(self, name: str, members: list[tuple]) -> bool:
+    def _json(self, sample: _Sample, records: dict[str, str]) -> bytes:
+        if sample.record is None:
+            sample.record = json.loads(records[sample.source])
+        return sample_json(sample.record, key_of(sample.output), self.label(sample.source))
+
+    def _unchanged(self, name: str, members: list[_Sample]) -> bool:
         """Every sample already in this shard, in this order, and nothing else there."""
-        if any(origin != ("shard", name) for _, _, _, origin in members):
+        if any(sample.origin != name for sample in members):
             return False
         index = list(self._index(name).items())
         if len(index) != 2 * len(members):
             return False
-        for position, (_source, output, size, _origin) in enumerate(members):
+        for position, sample in enumerate(members):
             (image, (_, stored)), (text, _) = index[2 * position], index[2 * position + 1]
-            if image != output or stored != size or text != f"{key_of(output)}.json":
+            if image != sample.output or stored != sample.size:
+                return False
+            if text != f"{key_of(sample.output)}.json":
                 return False
         return True
 
-    def _write(self, name: str, members: list[tuple], records: dict[str, str]) -> Path:
+    def _write(self, name: str, members: list[_Sample], records: dict[str, str]) -> Path:
         """The shard under a temporary name; the old shards stay readable until the renames."""
         temp = temp_name(self.out / name)
         reader = _Reader(self.out)
         try:
             with open(temp, "wb") as handle:
                 writer = ShardWriter(handle)
-                for source, output, size, origin in members:
-                    with reader.open(origin, output, self._indexes) as data:
-                        writer.add(output, size, data)
-                    key = key_of(output)
-                    writer.add_bytes(f"{key}.json", self._json(source, key, records))
+                for sample in members:
+                    data = reader.open(sample, self._indexes)
+                    writer.add(sample.output, sample.size, data)
+                    key = key_of(sample.output)
+                    writer.add_bytes(f"{key}.json", self._json(sample, records))
                 writer.close()
         except BaseException:
             temp.unlink(missing_ok=True)
@@ -254,15 +248,25 @@ class WebDatasetContainer(Container):
             reader.close()
         return temp
 
+    def _record_shard(self, name: str, members: list[_Sample], records: dict[str, str]) -> None:
+        """Records name the shard and key of their sample (on failure, _not_written redoes
+        every changed record, so this may run before the renames)."""
+        for sample in members:
+            if sample.origin != name:
+                record = sample.record or json.loads(records[sample.source])
+                record.pop("staged", None)
+                record.update(shard=name, key=key_of(sample.output))
+                records[sample.source] = to_json(record)
+
     def _not_written(
         self, records: dict[str, str], previous: Mapping[str, str], error: OSError, report: Report
     ) -> None:
         """The shards could not be written: OUT keeps its old shards, and every record that
         changed becomes pending, describing the earlier sample where the old shards hold it."""
-        cause = error.strerror or str(error)
+        cause = faults.cause(error)
         if report.stopped_by is None:
-            report.stopped_by = f"OUT is unusable ({cause})"
-        why = f"not written to a shard ({cause}); run again to finish"
+            report.stopped_by = f"OUT cannot take writes: {cause}"
+        why = f"not written to a shard: {cause}; run again to finish"
         for source, text in records.items():
             if text == previous.get(source):
                 continue  # its sample is where the old shards hold it
@@ -275,6 +279,7 @@ class WebDatasetContainer(Container):
             ):
                 pending = earlier  # the old shards still hold its earlier sample
             elif record.get("status") != "ok":
+                records[source] = _unstaged(text)
                 continue  # no sample in OUT, and the record says why
             else:
                 pending = Result(source=source, status="pending").record()
@@ -282,29 +287,69 @@ class WebDatasetContainer(Container):
             records[source] = to_json(pending)
 
 
+class _Sample:
+    """One sample of the new shards: its member, size, and where its image bytes are now (the
+    old shard holding it, or None: staged); `record` once parsed."""
+
+    __slots__ = ("origin", "output", "record", "size", "source")
+
+    def __init__(self, source, output, size, origin, record=None):
+        self.source, self.output, self.size, self.origin = source, output, size, origin
+        self.record: dict | None = record
+
+
 class _Reader:
-    """Opens a member's data: a staging file, or an old shard positioned at the member (one
-    shard kept open at a time, as samples come in shard order)."""
+    """Opens a member's data: in a staging file, or in an old shard (one open at a time, as
+    samples come in shard order), positioned at the member."""
 
     def __init__(self, out: Path):
         self.out = out
-        self._shard: tuple[str, object] | None = None
+        self.staged = Reader(out)
+        self._shard: tuple[str, BinaryIO] | None = None
 
-    def open(self, origin: tuple, output: str, indexes: dict):
-        if origin[0] == "stage":
-            return open(staging_path(self.out, output), "rb")
-        name = origin[1]
-        if self._shard is None or self._shard[0] != name:
+    def open(self, sample: _Sample, indexes: dict) -> BinaryIO:
+        if sample.origin is None:
+            name, offset = sample.record["staged"]
+            return self.staged.at(name, offset)
+        if self._shard is None or self._shard[0] != sample.origin:
             self.close()
-            self._shard = (name, open(self.out / name, "rb"))  # noqa: SIM115
+            self._shard = (sample.origin, open(self.out / sample.origin, "rb"))  # noqa: SIM115
         handle = self._shard[1]
-        handle.seek(indexes[name][output][0])
-        return nullcontext(handle)  # stays open for the next member of this shard
+        handle.seek(indexes[sample.origin][sample.output][0])
+        return handle
 
     def close(self) -> None:
+        self.staged.close()
         if self._shard is not None:
             self._shard[1].close()
             self._shard = None
+
+
+def _unstaged(text: str) -> str:
+    """A record that goes into no shard, without the staged image it may still name: a pending
+    record describing a killed run's staged image describes no output at all."""
+    record = json.loads(text)
+    if record.pop("staged", None) is None:
+        return text
+    if record.get("shard") is None:
+        bare = Result(source=record["source"], status=record.get("status", "failed")).record()
+        record = {**bare, "error": record.get("error"), "run": record.get("run")}
+    return to_json(record)
+
+
+def _staged_size(out: Path, record: dict) -> int | None:
+    """The record's size if its staging file still holds that many bytes at its offset."""
+    staged, size = record.get("staged"), record.get("bytes")
+    if not (isinstance(staged, list) and len(staged) == 2 and isinstance(size, int)):
+        return None
+    name, offset = staged
+    if not isinstance(name, str) or not name.startswith(STAGE_MARK) or "/" in name:
+        return None
+    try:
+        held = os.stat(out / name).st_size
+    except OSError:
+        return None
+    return size if isinstance(offset, int) and offset >= 0 and offset + size <= held else None
 
 
 def _same_bytes(first: Path, second: Path) -> bool:
@@ -333,12 +378,3 @@ def remove_shards(out: Path, keep: set[str], named_by: Mapping[str, str] | None 
             continue
         removed += 1
     return removed
-
-
-def remove_staging(out: Path) -> None:
-    try:
-        names = [name for name in os.listdir(out) if name.startswith(STAGE_MARK)]
-    except OSError:
-        return
-    for name in names:
-        (out / name).unlink(missing_ok=True)
