@@ -6,7 +6,7 @@ the same way, before anything is read or written.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -39,7 +39,7 @@ class ResizeResult:
     removed: int  # earlier outputs that no source stands for any more
     exit_code: int
     stopped_by: str | None
-    manifest: Path | None  # None for a dry run
+    manifest: Path | str | None  # None for a dry run; a str is an object store's URL
     settings: Settings
     run_record: dict = field(default_factory=dict)
     plan: Plan | None = field(default=None, repr=False)  # a dry run's plan
@@ -51,7 +51,7 @@ class ResizeResult:
         manifest on each access; empty for a dry run."""
         if self.manifest is None:
             return []
-        records = read_manifest(self.manifest)
+        records = read_manifest(self.manifest, self.settings.storage_options)
         return [records[source] for source in sorted(records)]
 
     @property
@@ -106,6 +106,7 @@ def resize(
     preview: PathLike | None = None,
     preview_count: int = 8,
     preview_seed: int = 0,
+    storage_options: Mapping[str, str] | Iterable[str] | None = None,
 ) -> ResizeResult:
     """Resize every image under `sources` into `out`, mirroring the folder tree, and write the
     manifest: `resizer resize SRC... -o OUT [options]` as a function.
@@ -116,6 +117,9 @@ def resize(
     `scale`, or a `recipe`. Sizes are width x height: "224x224", (224, 224), "640" or 640 (width
     only), "x480" or (None, 480) (height only). Paths are str or Path; `sources` is one path or
     a list. `out` naming an image file (`"small.jpg"`) with one source file writes that file.
+    Sources, `out` and `manifest` may be object-store URLs (`"s3://bucket/prefix"`), with
+    `storage_options` for fsspec (`{"endpoint_url": "http://127.0.0.1:9000"}`; never
+    credentials: those come from the environment or fsspec's configuration).
     `max_pixels=None` lifts the decompression-bomb limit. `container="webdataset"` writes tar
     shards of `shard_size` samples (an int) or bytes (`"500MB"`) instead of a tree.
 
@@ -170,6 +174,7 @@ def resize(
         preview=preview,
         preview_count=preview_count,
         preview_seed=preview_seed,
+        storage_options=storage_options,
     )
     return run(settings)
 

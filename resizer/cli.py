@@ -43,6 +43,7 @@ from .settings import (
     OptionError,
     Settings,
 )
+from .storage import shown
 
 EPILOG = """\b
 Sizes are WIDTHxHEIGHT (torchvision and Keras take height, width).
@@ -69,17 +70,17 @@ def cli():
 
 
 @cli.command("resize", epilog=EPILOG)
-@click.argument(
-    "sources", metavar="SRC...", nargs=-1, required=True, type=click.Path(path_type=Path)
-)
+# SRC, OUT and --manifest stay text: a URL (s3://bucket/prefix) must not become a Path.
+@click.argument("sources", metavar="SRC...", nargs=-1, required=True, type=click.Path())
 @click.option(
     "-o",
     "--output",
     "out",
     required=True,
-    type=click.Path(path_type=Path),
-    help="Output folder; the folder tree of SRC is mirrored into it. With one SRC file, a "
-    "name with an image extension (.jpg, .png, .webp, .tif, .bmp, .gif) is the output file itself.",
+    type=click.Path(),
+    help="Output folder or object-store URL (s3://bucket/prefix); the folder tree of SRC is "
+    "mirrored into it. With one SRC file, a name with an image extension (.jpg, .png, .webp, "
+    ".tif, .bmp, .gif) is the output file itself.",
 )
 @sizing_options
 @resampling_options
@@ -108,8 +109,17 @@ def cli():
 @selection_options
 @click.option(
     "--manifest",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(dir_okay=False),
     help="Manifest path [default: OUT/manifest.jsonl]; a .csv name writes CSV.",
+)
+@click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="fsspec option for s3:// (gs://, az://) SRC and OUT, e.g. "
+    "endpoint_url=http://127.0.0.1:9000 (repeatable). Never credentials: those come from the "
+    "environment (AWS_ACCESS_KEY_ID, ...) or fsspec's configuration.",
 )
 @click.option(
     "-j",
@@ -207,7 +217,7 @@ def resize_command(**options):
         _print_plan(outcome, settings, as_json)
         sys.exit(0)
     if as_json:
-        document = {**outcome.run_record, "manifest": str(settings.manifest_path)}
+        document = {**outcome.run_record, "manifest": shown(settings.manifest_path)}
         write_out(json.dumps(document, indent=2))
     outcome.report.print_summary()
     sys.exit(outcome.exit_code)

@@ -25,9 +25,10 @@ import numpy as np
 
 from . import codecs, compare_render, geometry, quality
 from .compare_render import as_array
-from .plan import Plan, PlanError, _find, _selected, output_name
+from .plan import Plan, PlanError, _selected, output_name
 from .process import pad_fill, plan_geometry
 from .settings import BACKENDS, INTERPOLATIONS, Settings
+from .sources import find_inputs
 
 SHEET_CROP = 96  # output pixels shown per image and configuration on the contact sheet
 
@@ -247,7 +248,7 @@ def find_images(settings: Settings) -> list[tuple[str, str]]:
     The same walk and filters as the planner (links that lead nowhere left out); raises
     PlanError for a missing SRC.
     """
-    found = _find(settings, Plan())
+    found = find_inputs(settings, Plan())
     usable = [item for item in found if item.error is None]  # not dangling links
     return sorted({(item.name, item.path) for item in usable if _selected(item.name, settings)})
 

@@ -15,6 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from .files import temp_name
 from .settings import Settings
+from .storage import is_url, parent
 
 PROBE_BYTES = 4096  # a few KiB: enough to need a new block on any file system
 # Errors about room: the probe must then be as large as the write that failed, or a disk with
@@ -60,9 +61,13 @@ def obstacle(root: Path, relative: str) -> str | None:
     return None
 
 
-def write_error(error: OSError, root: Path, relative: str, what: str = "") -> str:
+def write_error(error: OSError, root: Path | str, relative: str, what: str = "") -> str:
     """'cannot write cats/a.jpg: <cause>': the output as the manifest names it (relative to its
     root), never the temporary name the error came from, never an absolute path."""
+    if is_url(root):
+        from .storage import cause as store_cause
+
+        return f"cannot write {what}{relative}: {store_cause(error)}"
     why = None
     if error.errno in (errno.EEXIST, errno.ENOTDIR, errno.EISDIR):
         why = obstacle(root, relative)
@@ -104,11 +109,30 @@ def check_out(settings: Settings, create: bool) -> None:
     folders = [(settings.out, "OUT")]
     if settings.masks is not None:
         folders.append((settings.masks_out, "the masks folder"))
-    manifest_folder = settings.manifest_path.parent
-    if all(manifest_folder.resolve() != folder.resolve() for folder, _ in folders):
+    manifest_folder = parent(settings.manifest_path)
+    if all(_key(manifest_folder) != _key(folder) for folder, _ in folders):
         folders.append((manifest_folder, "the manifest's folder"))
     for folder, name in folders:
-        check_folder(folder, name, create=create)
+        if is_url(folder):
+            from .storage.out import check_listable
+
+            if folder != settings.out:  # OUT itself was listed for the plan
+                check_listable(folder, settings.storage_options, name)  # the lock checks writes
+        else:
+            check_folder(folder, name, create=create)
+
+
+def _key(folder):
+    return folder if is_url(folder) else folder.resolve()
+
+
+def probe_root(root: str, size: int, settings: Settings) -> OSError | None:
+    """`probe` for the root of a failed write, a folder or an object store's URL."""
+    if is_url(root):
+        from .storage.out import probe as probe_store
+
+        return probe_store(root, settings.storage_options, size)
+    return probe(Path(root), size)
 
 
 def check_folder(folder: Path, name: str, create: bool = True) -> None:

@@ -12,7 +12,7 @@ import os
 import re
 from collections.abc import Iterable
 from fractions import Fraction
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .containers import parse_shard_size
 from .geometry import Sizing
@@ -27,6 +27,16 @@ from .settings import (
     Settings,
     check_int,
     check_pixel_options,
+)
+from .storage import (
+    Location,
+    StorageError,
+    base_name,
+    is_url,
+    location,
+    parent,
+    parse_options,
+    shown,
 )
 
 SIZE_PATTERN = re.compile(r"^\s*(\d+)?\s*(?:[x×X]\s*(\d+))?\s*$")
@@ -97,6 +107,7 @@ RUN_DEFAULTS = {
     "preview": None,
     "preview_count": 8,
     "preview_seed": 0,
+    "storage_options": None,
 }
 
 
@@ -228,7 +239,7 @@ _PIXEL_CHECKED = ("sizing", "mode", "crop", "rounding", "interpolation", "backen
 
 
 def as_paths(sources) -> tuple[Path, ...]:
-    """One path (str or PathLike) or an iterable of them."""
+    """One local path (str or PathLike) or an iterable of them (`scan` reads local files)."""
     if isinstance(sources, str | os.PathLike):
         return (Path(sources),)
     if not isinstance(sources, Iterable):
@@ -236,27 +247,58 @@ def as_paths(sources) -> tuple[Path, ...]:
     return tuple(Path(source) for source in sources)
 
 
-def output_file(sources: tuple[Path, ...], out: Path) -> str | None:
+def as_locations(sources) -> tuple[Location, ...]:
+    """One path or URL (str or PathLike) or an iterable of them."""
+    if isinstance(sources, str | os.PathLike):
+        sources = (sources,)
+    if not isinstance(sources, Iterable):
+        raise OptionError(f"SRC {sources!r} is not a path or a list of paths")
+    return tuple(_location(source) for source in sources)
+
+
+def _location(value) -> Location:
+    try:
+        return location(value)
+    except StorageError as error:
+        raise OptionError(str(error)) from None
+
+
+def _is_folder(src: Location) -> bool:
+    """A URL is a folder (a prefix) unless its name is an image's: no request is made here."""
+    if is_url(src):
+        return PurePosixPath(base_name(src)).suffix.lower() not in IMAGE_EXTENSIONS
+    return src.is_dir()
+
+
+def output_file(sources: tuple[Location, ...], out: Location) -> str | None:
     """The output file name when OUT names one (`-o small.jpg` with one SRC file), else None.
 
     OUT is a file name when it has an image extension and is not an existing folder; that
     takes exactly one SRC that is not a folder.
     """
-    suffix = out.suffix.lower()
-    if suffix not in IMAGE_EXTENSIONS or out.is_dir():
-        if out.exists() and not out.is_dir():
-            raise OptionError(f"OUT {str(out)!r} is a file, not a folder")
+    name = base_name(out)
+    suffix = PurePosixPath(name).suffix.lower()
+    if suffix not in IMAGE_EXTENSIONS or (not is_url(out) and out.is_dir()):
+        if not is_url(out) and out.exists() and not out.is_dir():
+            raise OptionError(f"OUT {shown(out)!r} is a file, not a folder")
         return None
-    if len(sources) != 1 or sources[0].is_dir():
+    if len(sources) != 1 or _is_folder(sources[0]):
         raise OptionError(
-            f"OUT {str(out)!r} names an image file, which takes exactly one SRC image file; "
+            f"OUT {shown(out)!r} names an image file, which takes exactly one SRC image file; "
             "to write several images, name a folder"
         )
-    return out.name
+    return name
 
 
 def _path(value) -> Path | None:
     return None if value is None else Path(value)
+
+
+def _storage_options(value) -> tuple[tuple[str, str], ...]:
+    try:
+        return parse_options(value)
+    except StorageError as error:
+        raise OptionError(str(error)) from None
 
 
 def _globs(value) -> tuple[str, ...]:
@@ -265,8 +307,8 @@ def _globs(value) -> tuple[str, ...]:
 
 def make_settings(sources, out, **options) -> Settings:
     """Settings from options as given (absent or None = not given; `recipe` fills in)."""
-    sources = as_paths(sources)
-    out = Path(out)
+    sources = as_locations(sources)
+    out = _location(out)
     unknown = set(options) - set(PIXEL_DEFAULTS) - set(RUN_DEFAULTS) - {*SIZING_OPTIONS, "recipe"}
     if unknown:
         raise OptionError(f"unknown option {sorted(unknown)[0]!r}")
@@ -284,7 +326,7 @@ def make_settings(sources, out, **options) -> Settings:
         implied = FORMAT_OF_EXTENSION[Path(name).suffix.lower()]
         if fmt not in ("keep", implied):
             raise OptionError(f"--format {fmt} contradicts the output file name {name!r}")
-        fmt, out = implied, out.parent
+        fmt, out = implied, parent(out)
     jobs = run["jobs"]
     if jobs is not None:
         check_int("jobs", jobs, 1)  # Settings' 0 (all cores) is spelled None here
@@ -305,7 +347,8 @@ def make_settings(sources, out, **options) -> Settings:
         include=_globs(run["include"]),
         exclude=_globs(run["exclude"]),
         follow_symlinks=bool(run["follow_symlinks"]),
-        manifest=_path(run["manifest"]),
+        manifest=None if run["manifest"] is None else _location(run["manifest"]),
+        storage_options=_storage_options(run["storage_options"]),
         jobs=jobs or 0,  # 0: all cores, counted only if there is work
         progress=run["progress"],
         verbosity=-1 if run["quiet"] else run["verbose"],

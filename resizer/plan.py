@@ -16,14 +16,26 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Protocol
 
 from . import containers
 from .manifest import to_json
 from .records import RECORD_FIELDS, Job, Result
 from .settings import Settings
+from .sources import IMAGE_EXTENSIONS, LINK_PHASE, Found, Selection, find_inputs
+from .storage import base_name, is_url, join, shown
 from .store import Store
-from .walk import IMAGE_EXTENSIONS, LINK_PHASE, Found, link_target, walk
+
+__all__ = [
+    "EXTENSIONS",
+    "FORMAT_OF_EXTENSION",
+    "IMAGE_EXTENSIONS",
+    "Plan",
+    "PlanError",
+    "find_images",
+    "make_plan",
+    "mask_name",
+    "output_name",
+]
 
 EXTENSIONS = {
     "jpeg": ".jpg",
@@ -113,10 +125,11 @@ def mask_name(name: str) -> str:
 def make_plan(settings: Settings, previous: Store | None = None) -> Plan:
     """All images under the SRCs, split into to-do and up-to-date, or PlanError. `previous` is
     the store holding the earlier records (store.py); the plan is written into it."""
-    out = _resolved(settings.out, "OUT")
+    out = settings.out if is_url(settings.out) else _resolved(settings.out, "OUT")
     _check_not_inside_sources(settings, out)
-    container = containers.for_settings(settings)
-    plan = Plan(previous if previous is not None else Store(), container=container)
+    store = previous if previous is not None else Store()
+    container = containers.for_settings(settings, store)
+    plan = Plan(store, container=container)
     batch: list[Found] = []
     for item in _usable(settings, plan):
         batch.append(item)
@@ -145,7 +158,7 @@ def _plan_batch(items: list[Found], settings: Settings, plan: Plan) -> None:
         else:
             output, fmt = output_name(item.name, settings.format, settings.keep_extension)
             output = container.output_name(item.name, output, fmt)
-        placed.append(Job(source=item.path, name=item.name, output=output, format=fmt))
+        placed.append(Job(item.path, item.name, output, fmt, item.size, item.etag))
     slots = [container.slot(job.output) for job in placed]
     claims = [(slot, job.source) for slot, job in zip(slots, placed, strict=True)]
     owners = plan.store.claim("outputs", claims)
@@ -192,15 +205,6 @@ def _describe_clashes(
     return "\n".join(lines)
 
 
-class Selection(Protocol):
-    """What chooses the input files: the part of the settings `scan` shares with `resize`."""
-
-    sources: tuple[Path, ...]
-    include: tuple[str, ...]
-    exclude: tuple[str, ...]
-    follow_symlinks: bool
-
-
 def find_images(selection: Selection) -> tuple[list[tuple[str, str]], Plan]:
     """Every selected image as (path, relative name), found as make_plan finds them, for
     `scan` (no OUT): the Plan holds unusable inputs and the ignored count. Or PlanError."""
@@ -213,7 +217,7 @@ def find_images(selection: Selection) -> tuple[list[tuple[str, str]], Plan]:
 
 def _usable(selection: Selection, plan: Plan) -> Iterator[Found]:
     """The selected files of the walk; a link that leads nowhere becomes a failed record."""
-    for item in _find(selection, plan):
+    for item in find_inputs(selection, plan):
         if not _selected(item.name, selection):
             continue
         if item.error is not None:
@@ -222,41 +226,10 @@ def _usable(selection: Selection, plan: Plan) -> Iterator[Found]:
             yield item
 
 
-def _selected(name: str, settings: Selection) -> bool:
+def _selected(name: str, settings) -> bool:
     if settings.include and not any(fnmatch.fnmatchcase(name, g) for g in settings.include):
         return False
     return not any(fnmatch.fnmatchcase(name, g) for g in settings.exclude)
-
-
-def _find(settings: Selection, plan: Plan) -> Iterator[Found]:
-    """Every input, as it is found: SRC files in order, SRC folders walked."""
-    directories = [src for src in settings.sources if src.is_dir()]
-    roots_by_name: dict[str, Path] = {}
-    for src in settings.sources:
-        if src.is_dir():
-            prefix = ""
-            if len(directories) > 1:
-                prefix = src.resolve().name
-                other = roots_by_name.setdefault(prefix, src)
-                if other != src:
-                    raise PlanError(
-                        f"SRC folders {str(other)!r} and {str(src)!r} have the same name "
-                        f"and would both be mirrored into OUT/{prefix}/"
-                    )
-            yield from walk(src, prefix, settings.follow_symlinks, plan)
-            continue
-        image = src.suffix.lower() in IMAGE_EXTENSIONS
-        problem = link_target(str(src))[1] if src.is_symlink() else None
-        if problem is not None:
-            if not image:  # most likely a folder that is gone: nothing to do at all
-                raise PlanError(f"SRC {str(src)!r}: {problem}")
-            yield Found(str(src), src.name, problem)
-        elif not src.exists():
-            raise PlanError(f"SRC {str(src)!r} does not exist")
-        elif image:
-            yield Found(str(src), src.name)
-        else:
-            raise PlanError(f"{str(src)!r} is not an image file (by its extension)")
 
 
 def _up_to_date(
@@ -272,12 +245,17 @@ def _up_to_date(
         return None
     if done.get("fingerprint") != settings.fingerprint:
         return None
-    try:
-        source = os.stat(job.source)
-    except OSError:
-        return None
-    if (source.st_size, source.st_mtime_ns) != (done.get("src_bytes"), done.get("src_mtime_ns")):
-        return None
+    if job.src_etag is not None:  # an object: its size and ETag from the listing
+        if (job.src_bytes, job.src_etag) != (done.get("src_bytes"), done.get("src_etag")):
+            return None
+    else:
+        try:
+            source = os.stat(job.source)
+        except OSError:
+            return None
+        version = (source.st_size, source.st_mtime_ns)
+        if version != (done.get("src_bytes"), done.get("src_mtime_ns")):
+            return None
     stored = container.stored_size(done)
     if stored is None or stored != done.get("bytes"):
         return None
@@ -341,39 +319,64 @@ def _resolved(path: Path, what: str) -> Path:
     return path.resolve()
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def _root(loc, what: str):
+    """A location to compare with others: a resolved Path, or a URL as it is."""
+    return loc if is_url(loc) else _resolved(loc, what)
+
+
+def _inside(path, folder) -> bool:
+    if is_url(path) or is_url(folder):
+        return (
+            isinstance(path, str) and isinstance(folder, str)
+            and (path == folder or path.startswith(folder + "/"))
+        )  # fmt: skip
     return path == folder or folder in path.parents
 
 
-def _check_not_inside_sources(settings: Settings, out: Path) -> None:
-    manifest = _resolved(settings.manifest_path, "the manifest")
+def _may_contain(src) -> bool:
+    return is_url(src) or src.is_dir()  # a URL may be a prefix: compared as text
+
+
+def _check_not_inside_sources(settings: Settings, out) -> None:
+    manifest = _root(settings.manifest_path, "the manifest")
     for src in settings.sources:
-        if not src.is_dir():
+        if not _may_contain(src):
             continue
-        root = src.resolve()
+        root = _root(src, "SRC")
         if _inside(out, root):
             raise PlanError(
-                f"OUT {str(settings.out)!r} is inside SRC {str(src)!r}: outputs would be "
+                f"OUT {shown(settings.out)!r} is inside SRC {shown(src)!r}: outputs would be "
                 "written into the input (and read back as input on the next run)"
             )
         if _inside(manifest, root):
             raise PlanError(
-                f"the manifest {str(manifest)!r} would be written inside SRC {str(src)!r}"
+                f"the manifest {shown(manifest)!r} would be written inside SRC {shown(src)!r}"
             )
 
 
-def _check_outputs_outside_sources(settings: Settings, out: Path, store: Store) -> None:
+def _relative(root, out) -> str:
+    if is_url(root):
+        return root[len(out) + 1 :] + "/"
+    return root.relative_to(out).as_posix() + "/"
+
+
+def _check_outputs_outside_sources(settings: Settings, out, store: Store) -> None:
     """With a SRC inside OUT, no output may land in that SRC (or on an input file)."""
     for src in settings.sources:
-        if src.is_dir() and _inside(root := src.resolve(), out):
-            inside = root.relative_to(out).as_posix() + "/"
-            output = store.first_output_under(inside)
+        if is_url(src) or is_url(out):
+            if join(out, settings.output_name or base_name(src)) == src:
+                raise PlanError(f"the output for {shown(src)!r} would overwrite the input itself")
+            inside = is_url(src) and src != out and _inside(src, out)
+        else:
+            inside = src.is_dir() and _inside(src.resolve(), out)
+        if inside:
+            output = store.first_output_under(_relative(_root(src, "SRC"), out))
             if output is not None:
                 raise PlanError(
-                    f"output {output!r} would be written inside SRC {str(src)!r}; "
+                    f"output {output!r} would be written inside SRC {shown(src)!r}; "
                     "choose an OUT that does not contain the input"
                 )
-        elif src.is_file() and os.path.realpath(
-            out / (settings.output_name or src.name)
-        ) == os.path.realpath(src):
-            raise PlanError(f"the output for {str(src)!r} would overwrite the input itself")
+        elif not (is_url(src) or is_url(out)) and src.is_file():
+            written = out / (settings.output_name or src.name)
+            if os.path.realpath(written) == os.path.realpath(src):
+                raise PlanError(f"the output for {str(src)!r} would overwrite the input itself")

@@ -21,6 +21,10 @@ from .files import write_atomic
 from .plan import mask_name
 from .records import Job, Result
 from .settings import Settings
+from .storage import cause as store_cause
+from .storage import is_url, shown
+from .storage.fsspec import read_url
+from .storage.out import write_object
 
 OUT_OF_MEMORY = "out of memory while processing this image"
 # OpenCV's messages: "OpenCV(5.0.0) /build/path/alloc.cpp:73: error: (-4:Insufficient memory)
@@ -62,10 +66,15 @@ def process_image(job: Job, settings: Settings) -> Result:
 
 
 def _process(job: Job, settings: Settings, result: Result) -> None:
-    source = Path(job.source)
-    before = os.stat(source)
-    result.src_bytes, result.src_mtime_ns = before.st_size, before.st_mtime_ns
-    if before.st_size == 0:
+    if is_url(job.source):  # an object: one GET, which returns one whole version
+        source = read_url(job.source, settings.storage_options)
+        result.src_bytes, result.src_etag = len(source), job.src_etag
+        before = None
+    else:
+        source = Path(job.source)
+        before = os.stat(source)
+        result.src_bytes, result.src_mtime_ns = before.st_size, before.st_mtime_ns
+    if result.src_bytes == 0:
         raise codecs.ImageError("empty file")
     header = codecs.probe(source, settings.max_pixels)
     pixels = None
@@ -127,14 +136,15 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
             paired, plan.resized, plan.window, settings.mask_pad, settings.mask_resampling
         )
 
-    after = os.stat(source)
-    if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
-        raise codecs.ImageError("source changed while it was being read; run again")
+    if before is not None:
+        after = os.stat(source)
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            raise codecs.ImageError("source changed while it was being read; run again")
     try:
-        if settings.container == "files":
-            write_atomic(settings.out / job.output, data)
-        else:  # packed into a shard by the parent
+        if settings.container != "files":  # packed into a shard by the parent
             result.staged = stage(settings.out, data)
+        else:
+            write_output(settings, job.output, data)
     except OSError as error:
         raise _WriteFailed(error, settings.out, job.output, len(data)) from error
     if paired is not None:
@@ -154,6 +164,15 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     result.bytes = len(data)
     result.sha256 = hashlib.sha256(data).hexdigest()
     _set_geometry(result, plan)
+
+
+def write_output(settings: Settings, output: str, data: bytes) -> None:
+    """Into OUT: a local file written atomically (temporary name, rename), or one whole-object
+    write on an object store (no temporary object: readers see all of it or nothing)."""
+    if is_url(settings.out):
+        write_object(settings.out, settings.storage_options, output, data)
+    else:
+        write_atomic(settings.out / output, data)
 
 
 def plan_geometry(upright_size: tuple[int, int], settings: Settings) -> geometry.Geometry:
@@ -245,6 +264,10 @@ class _WriteFailed(Exception):
 
 def _describe_read_error(error: OSError, job: Job) -> str:
     """The cause in words; the record already names the source, so no path (it may be absolute)."""
+    if is_url(job.source):
+        if isinstance(error, FileNotFoundError) and "bucket" not in str(error).lower():
+            return "source vanished before it could be read"
+        return f"cannot read the source: {store_cause(error)}"
     if isinstance(error, FileNotFoundError) and str(error.filename) == job.source:
         return "source vanished before it could be read"
     if error.errno is None:  # Pillow's errors about the content carry no errno
@@ -269,12 +292,18 @@ def _describe_exception(error: Exception) -> str:
 def _without_paths(text: str, job: Job, settings: Settings) -> str:
     """No absolute path reaches the manifest: a message that quotes the source or OUT (a
     library's own message, say) names them as the manifest does."""
-    for path, name in (
-        (os.path.abspath(job.source), job.name),
-        (job.source, job.name),
-        (str(settings.out.resolve()), "OUT"),
-        (str(settings.out), "OUT"),
-    ):
+    if is_url(job.source) or is_url(settings.out):
+        places = [(job.source, job.name), (shown(settings.out), "OUT")]
+        if not is_url(settings.out):
+            places.append((str(settings.out.resolve()), "OUT"))
+    else:
+        places = [
+            (os.path.abspath(job.source), job.name),
+            (job.source, job.name),
+            (str(settings.out.resolve()), "OUT"),
+            (str(settings.out), "OUT"),
+        ]
+    for path, name in places:
         if path and path not in (".", job.name):
             text = text.replace(path, name)
     return text

@@ -16,12 +16,16 @@ import sys
 import types
 from contextlib import contextmanager
 
+_PRELOAD = {"resizer.process"}
 
-def context() -> multiprocessing.context.BaseContext:
+
+def context(preload: tuple[str, ...] = ()) -> multiprocessing.context.BaseContext:
     """forkserver where the platform has it (workers fork from a server that has imported the
-    image libraries once), else spawn; either way without re-running the main module."""
+    image libraries, and `preload`, such as an object store's client, once), else spawn;
+    either way without re-running the main module."""
     if "forkserver" in multiprocessing.get_all_start_methods():
-        multiprocessing.get_context("forkserver").set_forkserver_preload(["resizer.process"])
+        _PRELOAD.update(preload)  # the server starts once: keep what any caller asked for
+        multiprocessing.get_context("forkserver").set_forkserver_preload(sorted(_PRELOAD))
         return _ForkServerContext()
     return _SpawnContext()
 

@@ -12,13 +12,17 @@ import hashlib
 import os
 from pathlib import Path
 
+from .storage import Location, is_url
 from .store import Store
 
 
-def remove_stale_outputs(out: Path, store: Store) -> int:
+def remove_stale_outputs(out: Location, store: Store, options: tuple = ()) -> int:
     """Delete the stale outputs (store.stale_outputs: named by an earlier record, by no record
     of this run) that are still byte for byte what resizer wrote; returns how many. Folders
-    left empty by that are removed too, so no empty class folder remains."""
+    left empty by that are removed too, so no empty class folder remains (an object store has
+    no folders; there an object's size comes from OUT's listing, in the store)."""
+    if is_url(out):
+        return _remove_stale_objects(out, store, options)
     removed = 0
     for output, record in store.stale_outputs():
         path = out / output
@@ -53,3 +57,17 @@ def _remove_empty_parents(folder: Path, out: Path) -> None:
         except OSError:
             return
         folder = folder.parent
+
+
+def _remove_stale_objects(out: str, store: Store, options: tuple) -> int:
+    from .storage.out import is_what_was_written, remove_object
+
+    removed = 0
+    for output, record in store.stale_outputs():
+        if store.out_size(output) != record.get("bytes"):
+            continue
+        if is_what_was_written(out, options, output, record) and remove_object(
+            out, options, output
+        ):
+            removed += 1
+    return removed

@@ -16,6 +16,9 @@ class Job:
     name: str  # source relative to its SRC root, POSIX, as the manifest shows it
     output: str  # output path relative to OUT, POSIX
     format: str  # output format: jpeg | png | webp | tiff | bmp | gif
+    # An object store's source (`source` is then its URL): size and ETag from the listing.
+    src_bytes: int | None = None
+    src_etag: str | None = None
 
 
 @dataclass
@@ -59,6 +62,7 @@ class Result:
     decode_scale: int | None = None
     src_bytes: int | None = None
     src_mtime_ns: int | None = None
+    src_etag: str | None = None  # an object store's source: its ETag (instead of mtime)
     mask_src_bytes: int | None = None  # the paired mask file, for the up-to-date check
     mask_src_mtime_ns: int | None = None
     fingerprint: str | None = None

@@ -60,6 +60,10 @@ class Report:
         self.skipped += 1
         self._say(2, f"skipped (up to date): {source}")
 
+    def warn(self, message: str) -> None:
+        """Something the user should know that does not change the outcome (not with -q)."""
+        self._say(0, message)
+
     def save_failed(self, message: str) -> None:
         """The record of the run is lost or stale: said even with --quiet, and exit 1."""
         self.save_error = self.save_error or message

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from . import faults, preview
 from .engines import Engine
-from .files import remove_stale_temps
 from .manifest import Journal, iter_records, to_json, write_manifest, write_run_record
 from .pixelstats import pixel_statistics
 from .plan import Plan, make_plan
@@ -26,7 +25,17 @@ from .prune import remove_stale_outputs
 from .records import Result, tree_output
 from .report import Report, SafeStream
 from .settings import Settings
-from .state import BusyError, journal_path, legacy_journal_path, locked, remove_legacy_state
+from .state import (
+    BusyError,
+    clear_killed_run,
+    journal_path,
+    journal_shown,
+    lock_out,
+    open_journal,
+    read_journal,
+    remove_legacy_state,
+)
+from .storage import is_url, shown
 from .store import PreviousTexts, RecordTexts, Store, StoreError, store_error
 from .workers import EngineError, Stop, default_jobs, dispatch, start_engine
 
@@ -72,7 +81,7 @@ def resize(settings: Settings, report: Report | None = None) -> Outcome:
         return _resize(settings, report)
     except sqlite3.Error as error:
         failed = store_error(error)
-        if journal_path(settings.out).is_file():
+        if not is_url(settings.out) and journal_path(settings.out).is_file():
             failed.args = (
                 f"{failed}; the finished work is kept in {str(journal_path(settings.out))!r}",
             )
@@ -100,8 +109,7 @@ def _resize(settings: Settings, report: Report | None) -> Outcome:
 
 
 def _run(settings: Settings, report: Report, plan: Plan, engine: Engine | None) -> Outcome:
-    out = settings.out
-    with locked(out, settings.wait) as waited:
+    with lock_out(settings, report.warn) as waited:
         if waited:  # the run we queued behind has changed OUT
             plan.store.close()
             plan = make_plan(settings, _previous(settings))
@@ -117,10 +125,7 @@ def _run_locked(settings: Settings, report: Report, plan: Plan, engine: Engine |
     out, store = settings.out, plan.store
     # This run's records and the earlier ones by source, as JSON text: dicts over the store.
     records, previous = RecordTexts(store), PreviousTexts(store)
-    if journal_path(out).exists() or legacy_journal_path(out).exists():
-        remove_stale_temps(out)  # the last run was killed: clear its half-written files
-        if settings.masks is not None:
-            remove_stale_temps(settings.masks_out)
+    clear_killed_run(settings)  # the last run was killed: clear its half-written files
     run_id = new_run_id(report.started)
     # Records live in the store (on disk) until the manifest is written from it, sorted.
     if report.verbosity >= 2:  # each up-to-date image named: read back only for that
@@ -133,7 +138,7 @@ def _run_locked(settings: Settings, report: Report, plan: Plan, engine: Engine |
         fields = result.record()
         store.add_record(result.source, tree_output(fields), to_json(fields))
         report.add(result)
-    journal = Journal(journal_path(out))
+    journal = open_journal(settings, run_id, store)
     try:
         _dispatch_all(plan, settings, report, journal, run_id, engine)
     finally:
@@ -143,15 +148,17 @@ def _run_locked(settings: Settings, report: Report, plan: Plan, engine: Engine |
         if settings.output_name is None:
             # With OUT naming one file, its folder is shared with other files and other
             # runs (a killed one's journal included): nothing else there is this run's.
-            report.removed = remove_stale_outputs(out, store)
+            report.removed = remove_stale_outputs(out, store, settings.storage_options)
         try:
-            changed = write_manifest(settings.manifest_path, store.manifest_texts())
+            changed = write_manifest(
+                settings.manifest_path, store.manifest_texts(), settings.storage_options
+            )
         except OSError as error:  # a full disk: say so, and keep the journal for next time
             changed = False
             report.save_failed(
-                f"cannot write the manifest {str(settings.manifest_path)!r}: "
+                f"cannot write the manifest {shown(settings.manifest_path)!r}: "
                 f"{faults.cause(error)}; the finished work is kept in "
-                f"{str(journal_path(out))!r} for the next run"
+                f"{journal_shown(settings)!r} for the next run"
             )
         _close_journal(journal, remove=not report.save_error)
         if not report.save_error:  # else the journal refers to the staged images
@@ -172,10 +179,10 @@ def _run_locked(settings: Settings, report: Report, plan: Plan, engine: Engine |
     }
     if changed:  # a no-op re-run leaves both manifest files as they were
         try:
-            write_run_record(settings.manifest_path, run_record)
+            write_run_record(settings.manifest_path, run_record, settings.storage_options)
         except OSError as error:
             report.save_failed(
-                f"cannot write the run record beside {str(settings.manifest_path)!r}: "
+                f"cannot write the run record beside {shown(settings.manifest_path)!r}: "
                 f"{faults.cause(error)}"
             )
             run_record["summary"] = report.summary()  # for --json: the exit code changed
@@ -189,24 +196,25 @@ def new_run_id(started: float) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(started)) + "-" + secrets.token_hex(2)
 
 
-def _close_journal(journal: Journal, remove: bool) -> None:
+def _close_journal(journal, remove: bool) -> None:
     try:
         journal.close(remove=remove)
     except OSError:  # its last lines could not be flushed (a full disk): keep what is there
-        if remove:
+        if remove and isinstance(journal, Journal):
             journal.path.unlink(missing_ok=True)
 
 
 def _previous(settings: Settings) -> Store:
     """What earlier runs finished, in a new store: the manifest, updated by a killed run's
-    journal."""
+    journal. On an object store, OUT is listed first, once, into the store (a missing bucket
+    or a denied listing is a usage error here, before anything else)."""
     store = Store()
-    for path in (
-        settings.manifest_path,
-        legacy_journal_path(settings.out),
-        journal_path(settings.out),
-    ):
-        store.add_previous(iter_records(path))
+    if is_url(settings.out):
+        from .storage.out import list_out
+
+        store.add_out_objects(list_out(settings.out, settings.storage_options))
+    store.add_previous(iter_records(settings.manifest_path, settings.storage_options))
+    store.add_previous(read_journal(settings, store))
     return store
 
 
@@ -234,7 +242,7 @@ def _dispatch_all(
     plan: Plan,
     settings: Settings,
     report: Report,
-    journal: Journal,
+    journal,
     run_id: str,
     engine: Engine | None,
 ) -> None:
@@ -276,10 +284,13 @@ def _dispatch_all(
 def _probe_root(fault: tuple[str, int], settings: Settings, report: Report, stop: Stop) -> None:
     """A write failed: a fault of the output root itself (stop the run), or only of that
     output's folder? A probe at the root as large as the failed write decides."""
-    root, size = Path(fault[0]), fault[1]
-    error = faults.probe(root, max(faults.PROBE_BYTES, size))
+    root, size = fault
+    error = faults.probe_root(root, max(faults.PROBE_BYTES, size), settings)
     if error is not None:
-        is_out = root.absolute() == settings.out.absolute()
+        if is_url(root):
+            is_out = root == settings.out
+        else:
+            is_out = not is_url(settings.out) and Path(root).absolute() == settings.out.absolute()
         _stop_for_out(report, stop, error, "OUT" if is_out else "the masks folder")
 
 

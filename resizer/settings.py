@@ -20,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from .geometry import MODES, ROUNDINGS, Sizing
+from .storage import Location, is_url, join, shown
 
 INTERPOLATIONS = ("nearest", "bilinear", "bicubic", "lanczos", "area")
 BACKENDS = ("pillow", "opencv")
@@ -70,8 +71,9 @@ def _mask_output(default=None):
 
 @dataclass(frozen=True)
 class Settings:
-    sources: tuple[Path, ...]
-    out: Path
+    # Local files and folders as Paths, object-store URLs as str (storage.location makes them).
+    sources: tuple[Location, ...]
+    out: Location
     sizing: Sizing = _output()
     mode: str = _output("fit")
     crop: tuple[int, int] | None = _output()
@@ -96,7 +98,9 @@ class Settings:
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     follow_symlinks: bool = False
-    manifest: Path | None = None
+    manifest: Location | None = None
+    # fsspec options for URLs (endpoint_url=...), as sorted (key, text) pairs; never secrets.
+    storage_options: tuple[tuple[str, str], ...] = ()
     jobs: int = 0  # worker processes; 0 = one per usable core
     progress: bool | None = None
     verbosity: int = 0
@@ -117,12 +121,12 @@ class Settings:
         validate(self)
 
     @property
-    def manifest_path(self) -> Path:
+    def manifest_path(self) -> Location:
         if self.manifest is not None:
             return self.manifest
         if self.output_name is not None:
-            return self.out / (Path(self.output_name).stem + ".manifest.jsonl")
-        return self.out / "manifest.jsonl"
+            return join(self.out, Path(self.output_name).stem + ".manifest.jsonl")
+        return join(self.out, "manifest.jsonl")
 
     @property
     def masks_out(self) -> Path:
@@ -131,6 +135,11 @@ class Settings:
             return self.masks_output
         out = self.out.absolute()
         return out.with_name(out.name + "-masks")
+
+    @property
+    def uses_urls(self) -> bool:
+        """Whether any location is an object store's URL."""
+        return any(is_url(loc) for loc in (*self.sources, self.out, self.manifest))
 
     def output_options(self) -> dict:
         """The options that decide output bytes, as plain JSON-able values."""
@@ -170,6 +179,8 @@ def _plain(value):
         return {"limit": value.limit, "unit": value.unit}
     if isinstance(value, Path):
         return str(value)
+    if is_url(value):
+        return shown(value)  # no user name or password in any record
     if isinstance(value, tuple):
         return [_plain(item) for item in value]
     return value
@@ -282,6 +293,16 @@ def validate(settings: Settings) -> None:
         raise OptionError(f"--timeout {shown} must be a number of seconds greater than 0")
     if not settings.sources:
         raise OptionError("give at least one SRC (a folder or an image file)")
+    if settings.masks is not None and settings.uses_urls:
+        raise OptionError(
+            "--masks works with local folders only: SRC, OUT and the manifest must be local "
+            "paths to pair masks"
+        )
+    if settings.preview is not None and settings.uses_urls:
+        raise OptionError(
+            "--preview works with local folders only: SRC and OUT must be local paths to draw "
+            "the preview"
+        )
 
 
 def check_container(settings: Settings) -> None:
@@ -294,6 +315,12 @@ def check_container(settings: Settings) -> None:
         return
     if settings.masks is not None:
         raise OptionError("--masks writes mask files; use it with --container files")
+    if is_url(settings.out):
+        raise OptionError(
+            f"--container {settings.container} writes shards to a local OUT only, not to "
+            f"{shown(settings.out)!r}: write them to a local folder, then copy the shards "
+            "to the bucket"
+        )
     if settings.output_name is not None:
         raise OptionError(
             f"-o {settings.output_name!r} names one output file; --container "

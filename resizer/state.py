@@ -3,16 +3,23 @@
 Files, not a folder: dataset loaders such as torchvision's `ImageFolder` take every sub-folder of
 the root for a class (dot-folders included), so a state folder would become class 0 and shift
 every real label by one. Both files are removed when a run finishes; a killed run leaves its
-journal for the next run to finish the job.
+journal for the next run to finish the job. On an object store the lock is an object created
+only if absent and the journal a series of hidden chunk objects (storage/lock.py, journal.py);
+the functions taking Settings choose.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .settings import Settings
+    from .store import Store
 
 LOCK_NAME = ".resizer.lock"
 JOURNAL_NAME = ".resizer-journal.jsonl"
@@ -85,9 +92,11 @@ def _still_at(fd: int, path: Path) -> bool:
     return (here.st_dev, here.st_ino) == (mine.st_dev, mine.st_ino)
 
 
-def remove_legacy_state(out: Path) -> None:
+def remove_legacy_state(out: Path | str) -> None:
     """Remove the state folder of older versions (it would be taken for a class), if it holds
     nothing but their lock and journal."""
+    if isinstance(out, str):
+        return  # an object store's OUT: no version before 0.2 wrote one
     folder = out / LEGACY_DIR
     try:
         names = set(os.listdir(folder))
@@ -99,3 +108,71 @@ def remove_legacy_state(out: Path) -> None:
         (folder / name).unlink(missing_ok=True)
     with suppress(OSError):
         folder.rmdir()
+
+
+def lock_out(settings: Settings, warn: Callable[[str], None]):
+    """OUT's lock for the block (a context yielding whether we waited), for either kind of OUT."""
+    from .storage import is_url
+
+    if is_url(settings.out):
+        from .storage.out import locked as object_locked
+
+        return object_locked(settings.out, settings.storage_options, settings.wait, warn)
+    return locked(settings.out, settings.wait)
+
+
+def read_journal(settings: Settings, store: Store) -> Iterator[tuple[str, str]]:
+    """(source, JSON text) of the records a killed run journaled in OUT (older versions'
+    journal first); on an object store, its chunks are found in OUT's listing in `store`."""
+    from .manifest import iter_records, records_from
+    from .storage import is_url
+
+    if is_url(settings.out):
+        from .storage.journal import PREFIX
+        from .storage.out import read_journal as read_object_journal
+
+        names = store.out_names(PREFIX)
+        yield from records_from(read_object_journal(settings.out, settings.storage_options, names))
+        return
+    yield from iter_records(legacy_journal_path(settings.out))
+    yield from iter_records(journal_path(settings.out))
+
+
+def open_journal(settings: Settings, run_id: str, store: Store):
+    """This run's journal: appended to as images finish, removed once the manifest is written
+    (`close(remove=...)`); on an object store it also removes the chunks a killed run left."""
+    from .manifest import Journal
+    from .storage import is_url
+
+    if is_url(settings.out):
+        from .storage.journal import PREFIX
+        from .storage.out import open_journal as open_object_journal
+
+        inherited = store.out_names(PREFIX)
+        return open_object_journal(settings.out, settings.storage_options, run_id, inherited)
+    return Journal(journal_path(settings.out))
+
+
+def journal_shown(settings: Settings) -> str:
+    """Where the journal is, for messages."""
+    from .storage import is_url, shown
+
+    if is_url(settings.out):
+        from .storage.journal import PREFIX
+
+        return f"{shown(settings.out)}/{PREFIX}*.jsonl"
+    return str(journal_path(settings.out))
+
+
+def clear_killed_run(settings: Settings) -> None:
+    """A killed run's half-written temporary files (local OUT only: objects are written whole)."""
+    from .files import remove_stale_temps
+    from .storage import is_url
+
+    out = settings.out
+    if is_url(out):
+        return
+    if journal_path(out).exists() or legacy_journal_path(out).exists():
+        remove_stale_temps(out)
+        if settings.masks is not None:
+            remove_stale_temps(settings.masks_out)

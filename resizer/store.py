@@ -39,13 +39,17 @@ CREATE TABLE previous (name BLOB PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE outputs (output BLOB PRIMARY KEY, path TEXT NOT NULL, seq INTEGER) WITHOUT ROWID;
 CREATE TABLE clashes (seq INTEGER PRIMARY KEY, output BLOB NOT NULL, path TEXT NOT NULL);
 CREATE TABLE masks (mask BLOB PRIMARY KEY, path TEXT NOT NULL, seq INTEGER) WITHOUT ROWID;
-CREATE TABLE jobs (seq INTEGER PRIMARY KEY, name BLOB, path TEXT, output TEXT, format TEXT);
+CREATE TABLE jobs (
+    seq INTEGER PRIMARY KEY, name BLOB, path TEXT, output TEXT, format TEXT, size INTEGER,
+    etag TEXT
+);
 CREATE TABLE unusable (seq INTEGER PRIMARY KEY, phase INTEGER, source TEXT, error TEXT);
 CREATE TABLE records (
     name BLOB PRIMARY KEY, seq INTEGER, state INTEGER, output TEXT, text TEXT
 ) WITHOUT ROWID;
 CREATE TABLE listing (name BLOB PRIMARY KEY, link INTEGER, folder INTEGER) WITHOUT ROWID;
 CREATE TABLE stale (output TEXT PRIMARY KEY, text TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE out_objects (name BLOB PRIMARY KEY, size INTEGER) WITHOUT ROWID;
 """
 
 
@@ -198,20 +202,20 @@ class Store:
         return count, shown
 
     def add_jobs(self, jobs: list[Job]) -> None:
-        rows = [(key(j.name), escape(j.source), escape(j.output), j.format) for j in jobs]
+        rows = [
+            (key(j.name), escape(j.source), escape(j.output), j.format, j.src_bytes, j.src_etag)
+            for j in jobs
+        ]
         self.db.executemany(
-            "INSERT INTO jobs (name, path, output, format) VALUES (?, ?, ?, ?)", rows
+            "INSERT INTO jobs (name, path, output, format, size, etag) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
         )
 
     def jobs(self) -> Iterator[Job]:
         """The images to do, in the order they were found."""
-        query = (
-            "SELECT seq, name, path, output, format FROM jobs WHERE seq > ? ORDER BY seq LIMIT ?"
-        )
-        for _, name, path, output, fmt in self._rows(query, (0,)):
-            yield Job(
-                source=unescape(path), name=name_of(name), output=unescape(output), format=fmt
-            )
+        query = f"SELECT seq, {_JOB} FROM jobs WHERE seq > ? ORDER BY seq LIMIT ?"
+        for _, *row in self._rows(query, (0,)):
+            yield _job(row)
 
     def add_up_to_date(self, rows: list[tuple[int, str, str | None, str | None]]) -> None:
         """(order found, name, its file in OUT's tree or None, record text or None for the
@@ -256,6 +260,26 @@ class Store:
         for name, link, folder in self._rows(query, (b"",)):
             yield name_of(name), bool(link), bool(folder)
 
+    # OUT's objects on an object store, from the one listing of OUT a plan makes.
+
+    def add_out_objects(self, entries: Iterable) -> None:
+        """Entries (name, size) of OUT's listing, streamed in."""
+        rows = ((key(entry.name), entry.size) for entry in entries)
+        self.db.executemany("INSERT OR REPLACE INTO out_objects VALUES (?, ?)", rows)
+
+    def out_size(self, name: str) -> int | None:
+        """The size of the object `name` in OUT's listing, None if it was not listed."""
+        row = self.db.execute("SELECT size FROM out_objects WHERE name = ?", (key(name),))
+        found = row.fetchone()
+        return None if found is None else found[0]
+
+    def out_names(self, prefix: str) -> list[str]:
+        """The listed objects whose names start with `prefix` (a few: journal chunks)."""
+        low = key(prefix)
+        high = low[:-1] + bytes([low[-1] + 1])
+        query = "SELECT name FROM out_objects WHERE name >= ? AND name < ? ORDER BY name"
+        return [name_of(blob) for (blob,) in self.db.execute(query, (low, high))]
+
     # This run's records.
 
     def add_record(self, name: str, output: object, text: str) -> None:
@@ -267,15 +291,13 @@ class Store:
 
     def unfinished(self) -> Iterator[tuple[Job, str | None]]:
         """Jobs without a record (a stopped run never reached them), with their earlier record."""
-        query = """SELECT j.seq, j.name, j.path, j.output, j.format, p.text FROM jobs j
+        columns = ", ".join(f"j.{column}" for column in _JOB.split(", "))
+        query = f"""SELECT j.seq, {columns}, p.text FROM jobs j
             LEFT JOIN previous p ON p.name = j.name
             WHERE j.seq > ? AND NOT EXISTS (SELECT 1 FROM records r WHERE r.name = j.name)
             ORDER BY j.seq LIMIT ?"""
-        for _, name, path, output, fmt, text in self._rows(query, (0,)):
-            job = Job(
-                source=unescape(path), name=name_of(name), output=unescape(output), format=fmt
-            )
-            yield job, text
+        for _, *row, text in self._rows(query, (0,)):
+            yield _job(row), text
 
     def manifest_texts(self) -> Iterator[str]:
         """Every record of this run, as JSON text, sorted by source as `sorted()` sorts str."""
@@ -321,6 +343,14 @@ class Store:
         query = "SELECT output, text FROM stale WHERE output > ? ORDER BY output LIMIT ?"
         for output, text in self._rows(query, ("",)):
             yield unescape(output), json.loads(text)
+
+
+_JOB = "name, path, output, format, size, etag"
+
+
+def _job(row: list) -> Job:
+    name, path, output, fmt, size, etag = row
+    return Job(unescape(path), name_of(name), unescape(output), fmt, src_bytes=size, src_etag=etag)
 
 
 def _tree_output(text: str) -> str | None:

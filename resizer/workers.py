@@ -17,6 +17,7 @@ from .files import remove_stale_temps
 from .records import Job, Result
 from .report import say
 from .settings import Settings
+from .storage import is_url
 
 __all__ = ["EngineError", "Stop", "default_jobs", "dispatch", "start_engine"]
 
@@ -133,7 +134,8 @@ def _dispatch_to_engine(
         if stop.hard:
             engine.close(abandon=True)
         if stop.hard or died:  # no worker is writing any more: clear what the dead left
-            remove_stale_temps(settings.out)
+            if not is_url(settings.out):  # objects are written whole: nothing half-written
+                remove_stale_temps(settings.out)
             if settings.masks is not None:
                 remove_stale_temps(settings.masks_out)
 

@@ -6,6 +6,7 @@ Images are made in tmp_path by code, so every test states the pixels it depends 
 from __future__ import annotations
 
 import json
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -105,3 +106,84 @@ def photo_tree(tmp_path: Path) -> Path:
     save_photo(src / "cats" / "b.png", 90, 120, seed=2)
     save_photo(src / "dogs" / "c.jpg", 100, 100, seed=3)
     return src
+
+
+class S3:
+    """A real S3 API on 127.0.0.1 (moto's server behind the recording proxy of s3_server.py)."""
+
+    def __init__(self, endpoint: str, proxy, client):
+        self.endpoint, self.proxy, self.client = endpoint, proxy, client
+        self.count = 0
+
+    @property
+    def options(self) -> list[str]:
+        """The command-line options that point resizer at this server."""
+        return ["--storage-option", f"endpoint_url={self.endpoint}"]
+
+    def bucket(self) -> str:
+        """A new, empty bucket of its own for a test."""
+        self.count += 1
+        name = f"bucket-{self.count:03d}"
+        self.client.create_bucket(Bucket=name)
+        return name
+
+    def upload(self, folder: Path, bucket: str, prefix: str) -> str:
+        """Every file under `folder` as objects under `prefix`; returns the prefix's URL."""
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                key = f"{prefix}/{path.relative_to(folder).as_posix()}"
+                self.client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+        return f"s3://{bucket}/{prefix}"
+
+    def objects(self, bucket: str, prefix: str = "") -> dict[str, bytes]:
+        """Key (relative to `prefix`) -> content of every object under it."""
+        found = {}
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for page in pages:
+            for item in page.get("Contents", []):
+                key = item["Key"]
+                if prefix and not key.startswith(prefix + "/"):
+                    continue
+                body = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
+                found[key[len(prefix) + 1 :] if prefix else key] = body
+        return found
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """One moto S3 server on 127.0.0.1 for the session, with fake credentials in the
+    environment (inherited by every resizer process and Dask worker)."""
+    pytest.importorskip("moto", reason="object-storage tests need moto[s3] (the test extra)")
+    pytest.importorskip("s3fs", reason="object-storage tests need resizer[s3]")
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+    from s3_server import CREDENTIALS, start_proxy
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    saved = {name: os.environ.get(name) for name in CREDENTIALS}
+    os.environ.update(CREDENTIALS)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    proxy, front = start_proxy(server.get_host_and_port())
+    endpoint = f"http://127.0.0.1:{front.server_address[1]}"
+    try:
+        yield S3(endpoint, proxy, boto3.client("s3", endpoint_url=endpoint))
+    finally:
+        front.shutdown()
+        server.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@pytest.fixture
+def s3(s3_server):
+    """The session's S3 server, with no proxy rules or recorded requests left by other tests."""
+    s3_server.proxy.rules.clear()
+    s3_server.proxy.clear()
+    yield s3_server
+    s3_server.proxy.rules.clear()

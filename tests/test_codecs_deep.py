@@ -68,3 +68,20 @@ def test_16bit_png_readers_that_disagree_fail_the_image(tmp_path, monkeypatch):
 
     assert result.status == "failed"
     assert result.error == "16-bit colour decoders disagree on this file's pixels"
+
+
+@pytest.mark.parametrize("kind", ["png", "tiff"])
+def test_16bit_colour_given_as_bytes_decodes_as_from_its_file(tmp_path, kind):
+    """An object read from a store reaches the decoder as bytes, never as a file name."""
+    from resizer import codecs
+
+    rgb = np.random.default_rng(7).integers(0, 65536, (13, 17, 3)).astype(np.uint16)
+    data = png16_bytes(rgb) if kind == "png" else tiff_bytes([rgb])
+    path = tmp_path / f"deep.{kind}"
+    path.write_bytes(data)
+    from_file, _ = codecs.decode(codecs.probe(path, None))
+    path.unlink()  # the bytes alone must do
+    header = codecs.probe(data, None)
+    assert header.deep_colour and header.mode == "RGB;16"
+    from_bytes, _ = codecs.decode(header)
+    assert np.array_equal(from_bytes, from_file) and np.array_equal(from_bytes, rgb)

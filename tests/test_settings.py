@@ -108,6 +108,7 @@ RUN_ONLY_CHANGES = {
     "sources": {"sources": (Path("elsewhere"), Path("more"))},
     "out": {"out": Path("other-out")},
     "manifest": {"manifest": Path("m.csv")},
+    "storage_options": {"storage_options": (("endpoint_url", "http://127.0.0.1:9000"),)},
     "include": {"include": ("*.jpg",)},
     "exclude": {"exclude": ("*.png",)},
     "follow_symlinks": {"follow_symlinks": True},

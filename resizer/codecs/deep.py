@@ -42,8 +42,10 @@ def decode_deep_colour(header: Header) -> np.ndarray:
     repeated): no library here writes 16-bit grey+alpha, and the manifest says RGBA;16."""
     filename = getattr(header.image, "filename", "")
     header.image.close()
-    with open(filename, "rb") as handle:
-        data = handle.read()
+    data = header.data
+    if data is None:
+        with open(filename, "rb") as handle:
+            data = handle.read()
     array = _decode_tiff(data) if header.format == "TIFF" else _decode_png(data)
     return np.ascontiguousarray(orient_array(array, header.orientation))
 

@@ -3,6 +3,7 @@ colour mode, frame count; and the JPEG shrink-on-load request that must precede 
 
 from __future__ import annotations
 
+import io
 import math
 import struct
 import warnings
@@ -42,6 +43,7 @@ class Header:
     mode: str  # the source's own mode; 16-bit colour as RGB;16, RGBA;16 or LA;16
     frames: int = 1  # frames (animation) or pages (TIFF) in the file; only the first is used
     rawmode: str = ""  # how the decoder unpacks the samples (kept: loading clears it)
+    data: bytes | None = None  # the whole file, when it was given as bytes (an object's)
 
     @property
     def decoder_orients(self) -> bool:
@@ -76,21 +78,25 @@ def decoder_error(error: Exception) -> Exception:
     return ImageError(f"cannot decode: {text}")
 
 
-def probe(path: Path, max_pixels: int | None) -> Header:
-    """Open `path` and read its header: format, size, orientation. Rejects bombs before decoding."""
+def probe(source: Path | bytes, max_pixels: int | None) -> Header:
+    """Open a file (by path) or a whole file's bytes (an object read from a store) and read its
+    header: format, size, orientation. Rejects bombs before decoding."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            image = Image.open(path)
+            image = Image.open(io.BytesIO(source) if isinstance(source, bytes) else source)
     except Image.UnidentifiedImageError:
         raise ImageError("not an image, or a format this tool cannot read") from None
     except DECODER_ERRORS as error:  # e.g. "Unsupported BMP bitfields layout"
         raise decoder_error(error) from None
     try:
-        return _read_header(image, max_pixels)
+        header = _read_header(image, max_pixels)
     except BaseException:
         image.close()
         raise
+    if isinstance(source, bytes):
+        header.data = source
+    return header
 
 
 def _read_header(image: Image.Image, max_pixels: int | None) -> Header:

@@ -15,9 +15,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from ..report import Report
 from ..settings import CONTAINERS, OptionError, Settings, ShardSize
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 __all__ = ["CONTAINERS", "Container", "for_settings", "parse_shard_size"]
 
@@ -43,9 +47,10 @@ class Container:
     slot_kind = "output file"  # what two sources must not share (see slot)
     clash_hint = ""  # the ways out when they do
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, store: Store | None = None):
         self.settings = settings
         self.out = settings.out
+        self.store = store  # the run's store: on an object store, it holds OUT's listing
 
     def output_name(self, name: str, tree_name: str, fmt: str) -> str:
         """The record's `output` for source `name` (tree_name: its path in a mirrored tree)."""
@@ -66,12 +71,12 @@ class Container:
         """After the manifest is written: remove what only this run needed."""
 
 
-def for_settings(settings: Settings) -> Container:
+def for_settings(settings: Settings, store: Store | None = None) -> Container:
     from .files import FilesContainer
     from .webdataset import WebDatasetContainer
 
     kinds = {"files": FilesContainer, "webdataset": WebDatasetContainer}
-    return kinds[settings.container](settings)
+    return kinds[settings.container](settings, store)
 
 
 def parse_shard_size(value: int | str | ShardSize) -> ShardSize:

@@ -7,6 +7,7 @@ import stat
 from collections.abc import Mapping
 
 from ..report import Report
+from ..storage import is_url
 from . import Container
 from .staging import remove_staging
 from .webdataset import remove_shards
@@ -31,6 +32,8 @@ class FilesContainer(Container):
         output = record.get("output")
         if not isinstance(output, str) or record.get("shard") is not None:
             return None  # a sample in a shard is no file of the tree
+        if is_url(self.out):  # from the one listing of OUT in the run's store
+            return self.store.out_size(output) if self.store is not None else None
         try:
             info = os.stat(self.out / output)
         except OSError:
@@ -38,8 +41,12 @@ class FilesContainer(Container):
         return info.st_size if stat.S_ISREG(info.st_mode) else None
 
     def finish(self, records: dict[str, str], previous: Mapping[str, str], report: Report) -> None:
+        if is_url(self.out):
+            return  # no shards were ever written to an object store by this tree's runs
         # Shards of an earlier --container webdataset run hold no current output any more.
         report.shards_removed = remove_shards(self.out, keep=set(), named_by=previous)
 
     def cleanup(self) -> None:
+        if is_url(self.out):
+            return
         remove_staging(self.out)  # left by a killed webdataset run

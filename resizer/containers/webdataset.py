@@ -31,6 +31,7 @@ from ..manifest import to_json
 from ..names import json_text
 from ..records import RECORD_FIELDS, Result
 from ..report import Report
+from ..storage import base_name, is_url
 from . import Container
 from .staging import MARK as STAGE_MARK
 from .staging import Reader, remove_staging
@@ -43,6 +44,10 @@ MEMBER_EXTENSIONS = {"jpeg": "jpg", "tiff": "tif"}
 # Record fields left out of a sample's JSON: how a run went, not what the sample is, so that
 # shards are the same whatever --jobs, the run or the source's modification time.
 RUN_FIELDS = {"output", "shard", "key", "status", "error", "run", "seconds", "src_mtime_ns"}
+
+
+def _root_name(src) -> str:
+    return base_name(src) if is_url(src) else src.resolve().name
 
 
 def sample_key(name: str, keep_extension: bool = False) -> str:
@@ -86,14 +91,14 @@ class WebDatasetContainer(Container):
         "extension in keys (cats/a.jpg -> cats/a%2Ejpg)"
     )
 
-    def __init__(self, settings):
-        super().__init__(settings)
+    def __init__(self, settings, store=None):
+        super().__init__(settings, store)
         self._indexes: dict[str, dict[str, tuple[int, int]]] = {}
         # Where each sample the planner found up to date lies: (shard, member). Kept so that
         # finishing need not parse 100,000 unchanged records a second time.
         self._vouched: dict[str, tuple[str, str]] = {}
-        directories = [src for src in settings.sources if src.is_dir()]
-        self._roots = {src.resolve().name for src in directories} if len(directories) > 1 else set()
+        directories = [src for src in settings.sources if is_url(src) or src.is_dir()]
+        self._roots = {_root_name(src) for src in directories} if len(directories) > 1 else set()
 
     def output_name(self, name: str, tree_name: str, fmt: str) -> str:
         key = sample_key(name, self.settings.keep_extension)

@@ -17,6 +17,7 @@ from concurrent.futures import Future
 
 from ..records import Job, Result
 from ..settings import Settings
+from ..storage import is_url
 from . import EngineError, run_batch
 from .alone import judge
 
@@ -29,15 +30,22 @@ def absolute_paths(settings: Settings) -> Settings:
     masks = settings.masks.absolute() if settings.masks is not None else None
     return dataclasses.replace(
         settings,
-        sources=tuple(source.absolute() for source in settings.sources),
-        out=settings.out.absolute(),
+        sources=tuple(_absolute(source) for source in settings.sources),
+        out=_absolute(settings.out),
         masks=masks,
         masks_output=settings.masks_out.absolute() if masks is not None else None,
-        manifest=settings.manifest_path.absolute(),
+        manifest=_absolute(settings.manifest_path),
     )
 
 
+def _absolute(location):
+    """A path as the workers must see it; an object store's URL is the same everywhere."""
+    return location if is_url(location) else location.absolute()
+
+
 def absolute_job(job: Job) -> Job:
+    if is_url(job.source):
+        return job
     return dataclasses.replace(job, source=os.path.abspath(job.source))
 
 
