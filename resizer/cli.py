@@ -277,7 +277,7 @@ Examples:
       --interpolation lanczos
 \b
 Exit status: 0 every sampled image measured; 1 some sampled image could not
-be read (the others were measured); 2 usage error.
+be read, crashed or timed out (the others were measured); 2 usage error.
 """
 
 
@@ -307,6 +307,9 @@ be read (the others were measured); 2 usage error.
 @click.option("--sheet", type=click.Path(dir_okay=False, path_type=Path),
               help="Write a contact sheet of crops (PNG, or any format by extension).")  # fmt: skip
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Processes. [default: all cores]")
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds one image may take in one configuration before it is failed "
+              "(a hung decoder).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 def compare_command(**options):
     """Measure what each interpolation x backend x (fast path, --exact) costs on a
@@ -343,7 +346,7 @@ def compare_command(**options):
 # The options of `compare` that go to the library as for `resize` (the sizing and encoding ones).
 COMPARE_SETTINGS = (
     "size", "shorter", "longer", "scale", "recipe", "mode", "crop", "upscale", "rounding",
-    "format", "quality", "pad_color",
+    "format", "quality", "pad_color", "timeout",
 )  # fmt: skip
 
 

@@ -10,13 +10,12 @@ plate run through the same pipeline (`quality.aliasing_score`).
 
 from __future__ import annotations
 
-import contextlib
 import io
 import multiprocessing
 import random
+import signal
 import time
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -25,8 +24,11 @@ import numpy as np
 
 from . import codecs, compare_render, geometry, quality
 from .compare_render import as_array
+from .engines import death_message, time_limit
+from .engines.local import Died, call_isolated, new_pool
 from .plan import Plan, PlanError, _selected, output_name
 from .process import pad_fill, plan_geometry
+from .report import say
 from .settings import BACKENDS, INTERPOLATIONS, Settings
 from .sources import find_inputs
 
@@ -154,6 +156,7 @@ def _measure_decoded(path, fmt, settings, configs, crop, report, decodes) -> Non
     if window:
         report.crops.append(_cut(reference, window))
     for config in configs:
+        _restart_timer(settings.timeout)
         options = _configured(settings, config)
         key = compare_render.shrinks(options)
         if key not in decodes:
@@ -294,35 +297,63 @@ def compare(
     return Comparison(settings, configs, len(images), seed, reports, zones, size, seconds)
 
 
-def _pool(jobs: int) -> ProcessPoolExecutor:
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-    if context.get_start_method() == "forkserver":
-        context.set_forkserver_preload(["resizer.compare"])
-    return ProcessPoolExecutor(jobs, mp_context=context)
+def _timed(function: Callable, timeout: float, *args):
+    """In a worker: function(*args) under the kernel timer of `resize --timeout`."""
+    with time_limit(timeout):
+        return function(*args)
 
 
-def _map(function, calls: list[tuple], jobs: int) -> list:
-    """function(*call) for each call, in `jobs` processes (1: in this one), in order.
+def _restart_timer(timeout: float) -> None:
+    """Give the next configuration its own `timeout`, as `resize` gives each image: an image
+    runs through 20 pipelines here, the time of one is what --timeout bounds. Outside a
+    worker (no timer running) nothing is armed."""
+    if signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
 
-    A call whose process dies (a decoder crash) is retried alone in a new process; if that
-    dies too, its result is None.
+
+def _map(function: Callable, calls: list[tuple], jobs: int, timeout: float) -> list:
+    """function(*call) for each call, in order, in `jobs` worker processes of `resize`'s
+    (engines/local.py), each call under its `--timeout` timer.
+
+    A call whose process dies (a decoder's crash, a hang past the timeout, the OOM killer)
+    takes the others in flight with it: each of those is run again alone, where a death fails
+    only the call that causes it; that call's result is then the cause in words (a str).
     """
-    if jobs <= 1:
+    if not calls:
+        return []
+    try:
+        pool = new_pool(max(1, min(jobs, len(calls))))
+    except (OSError, NotImplementedError) as error:
+        say(f"no worker processes ({error}); measuring in one process, without --timeout")
         return [function(*call) for call in calls]
-    results: list = []
-    with _pool(jobs) as pool:
-        futures = [pool.submit(function, *call) for call in calls]
-        for future in futures:
-            try:
-                results.append(future.result())
-            except BrokenProcessPool:
-                results.append(None)
-    for index, result in enumerate(results):
-        if result is None:
-            with _pool(1) as alone, contextlib.suppress(BrokenProcessPool):
-                results[index] = alone.submit(function, *calls[index]).result()
+    results: list = [None] * len(calls)
+    again: list[int] = []
+    with pool:
+        try:
+            futures = [pool.submit(_timed, function, timeout, *call) for call in calls]
+            for index, future in enumerate(futures):
+                try:
+                    results[index] = future.result()
+                except BrokenProcessPool:
+                    again.append(index)
+        except BaseException:  # Ctrl-C: workers ignore it (worker_init), so end them here
+            _end_workers()
+            raise
+    for index in again:
+        try:
+            outcome = call_isolated(_timed, (function, timeout, *calls[index]), timeout)
+        except BaseException:
+            _end_workers()
+            raise
+        results[index] = (
+            death_message(outcome.exitcode, timeout) if isinstance(outcome, Died) else outcome
+        )
     return results
+
+
+def _end_workers() -> None:
+    for child in multiprocessing.active_children():
+        child.kill()
 
 
 def run(
@@ -332,22 +363,21 @@ def run(
     jobs: int = 1,
     crop: int = 0,
 ) -> tuple[list[ImageReport], list[ZoneReport], tuple[int, int] | None]:
-    """Measure `configs` on `images` (jobs processes; 1 = in this process).
+    """Measure `configs` on `images` in `jobs` worker processes.
 
     Returns the image reports (in `images` order), the zone plate reports (the reference first,
     then one per configuration) and the zone plate's size.
     """
     calls = [(path, name, settings, configs, crop) for name, path in images]
-    reports = _map(measure_image, calls, jobs)
+    reports = _map(measure_image, calls, jobs, settings.timeout)
     for index, report in enumerate(reports):
-        if report is None:
-            reports[index] = ImageReport(
-                images[index][0], error="worker process crashed while measuring this image"
-            )
+        if isinstance(report, str):  # its process died, even alone
+            reports[index] = ImageReport(images[index][0], error=report)
     size = zone_plate_size(reports)
     plates = [None, *configs] if size else []
-    zones = _map(measure_zone_plate, [(size, settings, c, crop) for c in plates], jobs)
-    zones = [zone or ZoneReport(None, None) for zone in zones]
+    calls = [(size, settings, config, crop) for config in plates]
+    zones = _map(measure_zone_plate, calls, jobs, settings.timeout)
+    zones = [zone if isinstance(zone, ZoneReport) else ZoneReport(None, None) for zone in zones]
     return reports, zones, size
 
 

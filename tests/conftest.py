@@ -99,6 +99,17 @@ def run_cli():
 
 
 @pytest.fixture
+def small_tree(tmp_path: Path) -> Path:
+    """src/ of four small images in two classes, in the formats `compare` samples."""
+    src = tmp_path / "src"
+    save_photo(src / "cats" / "a.jpg", 120, 90, seed=1)
+    save_photo(src / "cats" / "b.png", 90, 120, seed=2)
+    save_photo(src / "dogs" / "c.jpg", 100, 100, seed=3)
+    save_photo(src / "dogs" / "d.webp", 160, 100, seed=4)
+    return src
+
+
+@pytest.fixture
 def photo_tree(tmp_path: Path) -> Path:
     """src/ with two class folders of small JPEGs and PNGs."""
     src = tmp_path / "src"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import save_photo
 from PIL import Image
 
 from resizer import compare, compare_report
@@ -144,16 +143,6 @@ def test_sheet_puts_each_crop_in_its_row_and_column(tmp_path):
 
 
 # --- through the command ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def small_tree(tmp_path: Path) -> Path:
-    src = tmp_path / "src"
-    save_photo(src / "cats" / "a.jpg", 120, 90, seed=1)
-    save_photo(src / "cats" / "b.png", 90, 120, seed=2)
-    save_photo(src / "dogs" / "c.jpg", 100, 100, seed=3)
-    save_photo(src / "dogs" / "d.webp", 160, 100, seed=4)
-    return src
 
 
 def test_compare_prints_a_row_per_configuration_and_the_facts(run_cli, small_tree):

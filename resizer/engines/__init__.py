@@ -9,7 +9,9 @@ with it, so the run judges every image of a batch that died alone, where a crash
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Protocol
 
 from ..records import Job, Result
@@ -46,12 +48,21 @@ def run_batch(batch: list[Job], settings: Settings) -> list[Result]:
 
     results = []
     for job in batch:
-        signal.setitimer(signal.ITIMER_REAL, settings.timeout)
-        try:
+        with time_limit(settings.timeout):
             results.append(process_image(job, settings))
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
     return results
+
+
+@contextmanager
+def time_limit(seconds: float) -> Iterator[None]:
+    """In a worker: SIGALRM after `seconds`, whose default action ends the process (a hung C
+    decoder never returns to Python, so only the kernel can end it); its parent then fails
+    the work with death_message."""
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def death_message(exitcode: int | None, timeout: float) -> str:

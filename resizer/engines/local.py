@@ -10,8 +10,10 @@ import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from typing import NamedTuple
 
 from .. import processes
 from ..records import Job, Result
@@ -81,27 +83,49 @@ class LocalEngine:
         return {"engine": "local", "workers": self.workers}
 
 
-def _isolated_main(job: Job, settings: Settings, connection, environment: dict) -> None:
+class Died(NamedTuple):
+    """A process that ran a call alone gave no value: its exit code says why (death_message)."""
+
+    exitcode: int | None
+
+
+def _isolated_main(function: Callable, args: tuple, connection, environment: dict) -> None:
     worker_init(environment)
-    connection.send(run_batch([job], settings)[0])
+    connection.send(function(*args))
     connection.close()
+
+
+def _one_image(job: Job, settings: Settings) -> Result:
+    return run_batch([job], settings)[0]
 
 
 def run_isolated(job: Job, settings: Settings, context=None, stop=None) -> Result | None:
     """Process one image in a process of its own; a crash or hang fails only this image.
+    None when a second signal (`stop.hard`) abandoned it."""
+    outcome = call_isolated(_one_image, (job, settings), settings.timeout, context, stop)
+    if not isinstance(outcome, Died):
+        return outcome
+    error = death_message(outcome.exitcode, settings.timeout)
+    return Result(source=job.name, fingerprint=settings.fingerprint, error=error)
 
-    Waits in short steps so that a second signal (`stop.hard`) abandons the image at once,
-    killing its process: then None.
+
+def call_isolated(function: Callable, args: tuple, timeout: float, context=None, stop=None):
+    """function(*args) in a process of its own, where a crash or hang ends only that process:
+    its value, Died(exit code) when it gave none, or None when abandoned.
+
+    `function` keeps its own time_limit; `timeout` + 30 s here is the last resort. Waits in
+    short steps so that a second signal (`stop.hard`) abandons the call at once, killing its
+    process.
     """
     context = context or _context()
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
-        target=_isolated_main, args=(job, settings, sender, dict(os.environ)), daemon=True
+        target=_isolated_main, args=(function, args, sender, dict(os.environ)), daemon=True
     )
     process.start()
     sender.close()
-    result = None
-    deadline = time.monotonic() + settings.timeout + 30
+    result, received = None, False
+    deadline = time.monotonic() + timeout + 30
     abandoned = False
     try:
         while not receiver.poll(0.1):
@@ -111,9 +135,9 @@ def run_isolated(job: Job, settings: Settings, context=None, stop=None) -> Resul
             if time.monotonic() > deadline:
                 break
         else:
-            result = receiver.recv()
+            result, received = receiver.recv(), True
     except (EOFError, OSError):
-        result = None
+        received = False
     finally:
         receiver.close()
     process.join(0 if abandoned else 5)
@@ -122,8 +146,4 @@ def run_isolated(job: Job, settings: Settings, context=None, stop=None) -> Resul
         process.join()
     if abandoned:
         return None
-    if result is not None:
-        return result
-    failed = Result(source=job.name, fingerprint=settings.fingerprint)
-    failed.error = death_message(process.exitcode, settings.timeout)
-    return failed
+    return result if received else Died(process.exitcode)
