@@ -8,6 +8,7 @@ already in memory rather than from reading the output back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -131,6 +132,7 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     pixels = codecs.output_pixels(pixels, job.format, settings.pad_color)
     result.pixel_sum, result.pixel_sumsq = pixelstats.channel_sums(pixels)
     data, mode = codecs.encode(pixels, job.format, settings.quality, icc, settings.pad_color)
+    mask_data = None
     if paired is not None:
         mask_data = masks.render(
             paired, plan.resized, plan.window, settings.mask_pad, settings.mask_resampling
@@ -140,23 +142,19 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
         after = os.stat(source)
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
             raise codecs.ImageError("source changed while it was being read; run again")
+    # The mask first, and taken back if the image cannot be written: a pair is both outputs or
+    # none, and a failed mask leaves nothing in OUT, not even a folder.
+    _write_mask(mask_data, job, settings, result)
     try:
         if settings.container != "files":  # packed into a shard by the parent
             result.staged = stage(settings.out, data)
         else:
             write_output(settings, job.output, data)
     except OSError as error:
+        if result.mask_output is not None:
+            with contextlib.suppress(OSError):
+                (settings.masks_out / result.mask_output).unlink()
         raise _WriteFailed(error, settings.out, job.output, len(data)) from error
-    if paired is not None:
-        result.mask_output = mask_name(job.output)
-        try:
-            write_atomic(settings.masks_out / result.mask_output, mask_data)
-        except OSError as error:
-            raise _WriteFailed(
-                error, settings.masks_out, result.mask_output, len(mask_data), "mask "
-            ) from error
-        result.mask_bytes = len(mask_data)
-        result.mask_sha256 = hashlib.sha256(mask_data).hexdigest()
 
     result.output = job.output
     result.width, result.height = plan.output
@@ -173,6 +171,19 @@ def write_output(settings: Settings, output: str, data: bytes) -> None:
         write_object(settings.out, settings.storage_options, output, data)
     else:
         write_atomic(settings.out / output, data)
+
+
+def _write_mask(data: bytes | None, job: Job, settings: Settings, result: Result) -> None:
+    if data is None:
+        return
+    result.mask_output = mask_name(job.output)
+    try:
+        write_atomic(settings.masks_out / result.mask_output, data)
+    except OSError as error:
+        what = (error, settings.masks_out, result.mask_output, len(data), "mask ")
+        raise _WriteFailed(*what) from error
+    result.mask_bytes = len(data)
+    result.mask_sha256 = hashlib.sha256(data).hexdigest()
 
 
 def plan_geometry(upright_size: tuple[int, int], settings: Settings) -> geometry.Geometry:

@@ -23,37 +23,6 @@ from resizer.manifest import read_manifest
 from resizer.state import journal_path
 
 
-@pytest.fixture
-def mount(tmp_path):
-    """mount(kind, folder): 'full' puts a 1 MiB tmpfs on `folder`, 'read-only' bind-mounts it
-    read-only on itself. Everything mounted is unmounted, deepest first, whatever happens."""
-    mounted: list[Path] = []
-
-    def make(kind: str, folder: Path, size: str = "1m") -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        if kind == "full":
-            commands = [["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]]
-        else:
-            commands = [
-                ["mount", "--bind", str(folder), str(folder)],
-                ["mount", "-o", "remount,bind,ro", str(folder)],
-            ]
-        for number, command in enumerate(commands):
-            done = subprocess.run(command, capture_output=True, text=True)
-            if number == 0 and done.returncode == 0:
-                mounted.append(folder)
-            if done.returncode != 0:
-                pytest.skip(f"cannot mount here ({' '.join(command[:3])}): {done.stderr.strip()}")
-        return folder
-
-    try:
-        yield make
-    finally:
-        for folder in reversed(mounted):
-            if subprocess.run(["umount", str(folder)], capture_output=True).returncode != 0:
-                subprocess.run(["umount", "-l", str(folder)], capture_output=True)
-
-
 def resizer_run(*args, user_limits: bool = False) -> subprocess.CompletedProcess:
     """A real `resizer` process; with `user_limits`, without root's power over permissions."""
     return subprocess.run(
