@@ -1,7 +1,7 @@
-"""`resizer compare` on a sample whose decoder crashes, hangs or is killed: each such image is
-failed with its cause, as `resize` fails it (the same worker processes, kernel timer and
-retry alone), and the comparison of the others completes. Real processes, with the
-fault-injection format of tests/poison."""
+"""`resizer compare` on sample images that cannot be measured: unreadable, too large, or whose
+decoder crashes, hangs or is killed. Each such image is failed with its cause, as `resize` fails
+it (the same worker processes, kernel timer and retry alone), and the comparison of the others
+completes. Real processes, with the fault-injection format of tests/poison."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import os
 import signal
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import save_photo
+from compare_cases import ALL, settings_for
+from conftest import run_job, save_photo
 
 from resizer import compare, compare_render
 from resizer.geometry import Sizing
@@ -111,3 +113,98 @@ def test_each_configuration_of_an_image_gets_the_whole_timeout(tmp_path, monkeyp
 
     assert report.error is None
     assert len(left) == len(configs) and all(s > 900 for s in left)
+
+
+# --- unreadable images, in and out of worker processes -------------------------------------
+
+
+def test_a_bad_image_in_the_sample_is_reported_and_the_others_measured(run_cli, small_tree):
+    (small_tree / "cats" / "broken.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")
+
+    result = run_cli(
+        "compare",
+        small_tree,
+        "--size",
+        "32",
+        "--backend",
+        "pillow",
+        "--interpolation",
+        "bilinear",
+        "--json",
+    )
+
+    assert result.exit_code == 1
+    assert "resizer: cats/broken.jpg: " in result.stderr
+    document = json.loads(result.stdout)
+    broken = [image for image in document["images"] if image["source"] == "cats/broken.jpg"]
+    assert broken[0]["error"] and broken[0]["results"] == []
+    assert all(c["images"] == 4 for c in document["configurations"])
+    assert "on 4 of 5 images" in result.stderr
+
+
+def test_a_decoder_crash_fails_that_image_alone(small_tree):
+    """The fault-injection format kills its process with SIGSEGV when opened: the images that
+    shared the pool are measured again, each alone; the crashing one is reported."""
+    poison = Path(__file__).resolve().parent / "poison"
+    sys.path.insert(0, str(poison))
+    try:
+        from sitecustomize import poison_bytes
+    finally:
+        sys.path.remove(str(poison))
+    (small_tree / "cats" / "crash.jpg").write_bytes(poison_bytes("SEGV"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(poison), *sys.path])}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "resizer", "compare", str(small_tree), "--size", "32",
+         "--interpolation", "bilinear", "--backend", "pillow", "--jobs", "2", "--json"],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+
+    assert done.returncode == 1, done.stderr
+    assert "resizer: cats/crash.jpg: worker process crashed (SIGSEGV) while decoding this file" in (
+        done.stderr
+    )
+    document = json.loads(done.stdout)
+    measured = [image["source"] for image in document["images"] if image["error"] is None]
+    assert measured == ["cats/a.jpg", "cats/b.png", "dogs/c.jpg", "dogs/d.webp"]
+    assert all(c["images"] == 4 for c in document["configurations"])
+
+
+def test_a_target_over_max_pixels_fails_each_image_as_resize_does(tmp_path):
+    source = save_photo(tmp_path / "src" / "photo.png", 120, 80, seed=5)
+    settings = settings_for(source.parent, sizing=Sizing("scale", factor=Fraction(1000)))
+
+    report = compare.measure_image(str(source), "photo.png", settings, ALL[:2], crop=0)
+
+    written = run_job(source, tmp_path / "out", "png", sizing=settings.sizing)
+    assert written.status == "failed" and "too large for this image" in written.error
+    assert report.error == written.error and report.measures == []
+
+
+def test_undecodable_names_are_escaped_in_messages_and_links_to_nothing_left_out(
+    run_cli, small_tree
+):
+    broken = os.fsdecode(b"caf\xe9.jpg")
+    (small_tree / "cats" / broken).write_bytes(b"not an image at all")
+    (small_tree / "dogs" / "gone.jpg").symlink_to(small_tree / "nowhere.jpg")
+
+    result = run_cli("compare", small_tree, "--size", "32", "-j", "1", "--backend", "pillow",
+                     "--interpolation", "area", "--json")  # fmt: skip
+
+    assert result.exit_code == 1
+    assert "resizer: cats/caf\\udce9.jpg: not an image" in result.stderr
+    document = json.loads(result.stdout)
+    assert document["found"] == 5 and "dogs/gone.jpg" not in document["sample"]
+    assert os.fsencode(document["sample"][2]) == b"cats/caf\xe9.jpg"
+
+
+def test_an_empty_file_fails_with_the_cause_resize_gives(tmp_path):
+    source = tmp_path / "src" / "empty.jpg"
+    source.parent.mkdir()
+    source.write_bytes(b"")
+    settings = settings_for(source.parent)
+
+    report = compare.measure_image(str(source), "empty.jpg", settings, ALL[:2], crop=0)
+
+    written = run_job(source, tmp_path / "out", "jpeg", sizing=settings.sizing)
+    assert report.error == written.error == "empty file"
