@@ -106,14 +106,22 @@ def output_name(name: str, requested_format: str, keep_extension: bool = False) 
     A new format replaces the extension (`a.gif` -> `a.png`), or with `keep_extension` is
     appended to it (`a.gif` -> `a.gif.png`), so that `a.gif` and `a.bmp` cannot clash.
     """
-    path = PurePosixPath(name)
-    own_format = FORMAT_OF_EXTENSION.get(path.suffix.lower())
+    suffix = _suffix(name)
+    own_format = FORMAT_OF_EXTENSION.get(suffix.lower())
     fmt = requested_format if requested_format != "keep" else own_format or "png"
     if own_format == fmt:
         return name, fmt
     if keep_extension:
         return name + EXTENSIONS[fmt], fmt
-    return str(path.with_suffix(EXTENSIONS[fmt])), fmt
+    return name[: len(name) - len(suffix)] + EXTENSIONS[fmt], fmt
+
+
+def _suffix(name: str) -> str:
+    """PurePosixPath(name).suffix without building a path (once per image of a run): the
+    last dot of the last part and what follows, unless that dot starts or ends the part."""
+    base = name[name.rfind("/") + 1 :]
+    dot = base.rfind(".")
+    return base[dot:] if 0 < dot < len(base) - 1 else ""
 
 
 def mask_name(name: str) -> str:

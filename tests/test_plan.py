@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 from conftest import read_records, save_photo
+from hypothesis import given
+from hypothesis import strategies as st
 
 from resizer.geometry import Sizing
-from resizer.plan import PlanError, make_plan, output_name
+from resizer.plan import EXTENSIONS, PlanError, make_plan, output_name
 from resizer.settings import Settings
 
 
@@ -91,6 +93,26 @@ def test_include_and_exclude_filter_relative_paths(photo_tree, tmp_path):
 )
 def test_output_name_and_format(name, requested, expected):
     assert output_name(name, requested) == expected
+
+
+@given(
+    parts=st.lists(
+        st.text(alphabet="ab.J\udcff ", min_size=1, max_size=6).filter(
+            lambda part: part not in (".", "..")  # a walk finds no such names
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    requested=st.sampled_from(["keep", "png", "jpeg", "webp", "tiff"]),
+)
+def test_output_names_replace_the_extension_as_pathlib_does(parts, requested):
+    """output_name finds the extension without pathlib (it runs once per image); it must agree
+    with PurePosixPath's suffix rules for any name, dots at either end of a part included."""
+    name = "/".join(parts)
+    path = PurePosixPath(name)
+    output, fmt = output_name(name, requested)
+    if output != name:
+        assert output == str(path.with_suffix(EXTENSIONS[fmt]))
 
 
 def test_two_inputs_writing_one_output_is_a_usage_error(tmp_path, run_cli):

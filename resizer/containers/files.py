@@ -35,7 +35,7 @@ class FilesContainer(Container):
         if is_url(self.out):  # from the one listing of OUT in the run's store
             return self.store.out_size(output) if self.store is not None else None
         try:
-            info = os.stat(self.out / output)
+            info = os.stat(os.path.join(self.out, output))  # no Path: once per image
         except OSError:
             return None
         return info.st_size if stat.S_ISREG(info.st_mode) else None
