@@ -36,7 +36,8 @@ from .state import (
     remove_legacy_state,
 )
 from .storage import is_url, shown
-from .store import PreviousTexts, RecordTexts, Store, StoreError, store_error
+from .store import Store, StoreError, store_error
+from .store_views import PreviousTexts, RecordTexts
 from .workers import EngineError, Stop, default_jobs, dispatch, start_engine
 
 __all__ = [

@@ -24,7 +24,7 @@ import json
 import os
 import sqlite3
 import stat
-from collections.abc import ItemsView, Iterable, Iterator, Mapping, MutableMapping, ValuesView
+from collections.abc import Iterable, Iterator
 
 from .names import escape, unescape
 from .records import Job, Result, tree_output
@@ -329,7 +329,7 @@ class Store:
             """SELECT p.text FROM previous p LEFT JOIN records r ON r.name = p.name
             WHERE r.name IS NULL OR r.text != p.text"""
         )
-        outputs = ((_tree_output(text), text) for (text,) in changed)
+        outputs = ((tree_output_of(text), text) for (text,) in changed)
         self.db.executemany(
             "INSERT OR REPLACE INTO stale VALUES (?, ?)",
             ((escape(output), text) for output, text in outputs if output is not None),
@@ -353,82 +353,7 @@ def _job(row: list) -> Job:
     return Job(unescape(path), name_of(name), unescape(output), fmt, src_bytes=size, src_etag=etag)
 
 
-def _tree_output(text: str) -> str | None:
+def tree_output_of(text: str) -> str | None:
+    """The tree output a record (JSON text) names, if any (records.tree_output)."""
     record = json.loads(text)
     return tree_output(record) if isinstance(record, dict) else None
-
-
-class RecordTexts(MutableMapping[str, str]):
-    """This run's records by source, as JSON text: a dict over the store, for code that reads
-    and updates records as a dict (containers, pixel statistics, the preview). Iterating it,
-    its items or its values streams them in source order; nothing is held."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def __getitem__(self, name: str) -> str:
-        text = self.store.record_text(name)
-        if text is None:
-            raise KeyError(name)
-        return text
-
-    def __setitem__(self, name: str, text: str) -> None:
-        self.store.add_record(name, _tree_output(text), text)
-
-    def __delitem__(self, name: str) -> None:
-        if self.store.db.execute("DELETE FROM records WHERE name = ?", (key(name),)).rowcount < 1:
-            raise KeyError(name)
-
-    def __iter__(self) -> Iterator[str]:
-        for name, _ in self.store.records():
-            yield name
-
-    def __len__(self) -> int:
-        return self.store.record_count()
-
-    def items(self) -> ItemsView[str, str]:
-        return _Items(self)
-
-    def values(self) -> ValuesView[str]:
-        return _Values(self)
-
-
-class _Items(ItemsView):
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return self._mapping.store.records()
-
-
-class _Values(ValuesView):
-    def __iter__(self) -> Iterator[str]:
-        return self._mapping.store.manifest_texts()
-
-
-class PreviousTexts(Mapping[str, str]):
-    """The earlier records (manifest and journal) by source, as JSON text, from the store."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def __getitem__(self, name: str) -> str:
-        text = self.store.previous_texts([name]).get(name)
-        if text is None:
-            raise KeyError(name)
-        return text
-
-    def __iter__(self) -> Iterator[str]:
-        query = "SELECT name FROM previous WHERE name > ? ORDER BY name LIMIT ?"
-        for (name,) in self.store._rows(query, (b"",)):
-            yield name_of(name)
-
-    def __len__(self) -> int:
-        return self.store.db.execute("SELECT COUNT(*) FROM previous").fetchone()[0]
-
-    def values(self) -> ValuesView[str]:
-        return _PreviousValues(self)
-
-
-class _PreviousValues(ValuesView):
-    def __iter__(self) -> Iterator[str]:
-        query = "SELECT name, text FROM previous WHERE name > ? ORDER BY name LIMIT ?"
-        for _, text in self._mapping.store._rows(query, (b"",)):
-            yield text

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from resizer.manifest import to_json
 from resizer.options import make_settings
 from resizer.records import Job, Result
-from resizer.store import PreviousTexts, RecordTexts, Store, key
+from resizer.store import Store, key
 
 ODD_NAMES = [
     "a.jpg",
@@ -142,39 +142,6 @@ def test_nothing_is_stale_when_every_record_is_the_earlier_one():
     store.add_previous([("a", '{"output": "a.png"}'), ("b", '{"output": "b.png"}')])
     store.add_up_to_date([(1, "a", "a.png", None), (2, "b", "b.png", None)])
     assert list(store.stale_outputs()) == []
-
-
-def test_records_and_earlier_records_read_and_update_as_dicts():
-    """The containers, the pixel statistics and the preview read records as dicts."""
-    store = Store()
-    store.add_previous([("b", '{"source": "b", "output": "b.png"}'), ("a", '{"source": "a"}')])
-    store.add_up_to_date([(1, "b", "b.png", None)])
-    records, previous = RecordTexts(store), PreviousTexts(store)
-    records["a"] = '{"source": "a", "output": "a.png"}'
-    assert dict(records.items()) == {
-        "a": '{"source": "a", "output": "a.png"}',
-        "b": '{"source": "b", "output": "b.png"}',
-    }
-    assert (list(records), list(records.values()), len(records)) == (
-        ["a", "b"],
-        ['{"source": "a", "output": "a.png"}', '{"source": "b", "output": "b.png"}'],
-        2,
-    )
-    assert records["b"] == previous["b"] and "c" not in records and previous.get("c") is None
-    assert (list(previous), len(previous)) == (["a", "b"], 2)
-    assert list(previous.values()) == ['{"source": "a"}', '{"source": "b", "output": "b.png"}']
-    del records["a"]
-    assert list(records) == ["b"]
-
-
-def test_a_sample_in_a_shard_is_no_stale_output_of_the_tree():
-    store = Store()
-    sample = json.dumps({"source": "a", "output": "a.jpg", "shard": "shard-000000.tar"})
-    store.add_previous([("a", sample), ("b", json.dumps({"source": "b", "output": "b.jpg"}))])
-    assert [output for output, _ in store.stale_outputs()] == ["b.jpg"]
-    records = RecordTexts(store)
-    records["x"] = json.dumps({"source": "x", "output": "b.jpg", "key": "x"})  # a sample too
-    assert [output for output, _ in store.stale_outputs()] == ["b.jpg"]
 
 
 def test_the_database_is_a_file_in_the_temporary_folder_unlinked_at_once(tmp_path):
