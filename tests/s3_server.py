@@ -83,6 +83,10 @@ def start_proxy(target: tuple[str, int]) -> tuple[Proxy, ThreadingHTTPServer]:
             path = unquote(parts.path).lstrip("/")
             bucket, _, key = path.partition("/")
             request = Request(self.command, bucket, key, parts.query)
+            # Recorded before it is answered (its status is set before the answer is sent): a
+            # test that clears the record after a client saw the answer must not see it later.
+            with proxy.lock:
+                proxy.requests.append(request)
             body = self._body()
             headers = {k: v for k, v in self.headers.items() if k.lower() != "expect"}
             answer = None
@@ -96,8 +100,6 @@ def start_proxy(target: tuple[str, int]) -> tuple[Proxy, ThreadingHTTPServer]:
                 if answer == "strip-if-none-match":
                     headers = {k: v for k, v in headers.items() if k.lower() != "if-none-match"}
                 self._forward(request, headers, body)
-            with proxy.lock:
-                proxy.requests.append(request)
 
         def _body(self) -> bytes:
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
