@@ -10,6 +10,8 @@ Measures, for `resizer resize TREE -o OUT --size 64x64`:
 Usage: python bench/scale.py [--count 100000] [--work /tmp/resizer-scale] [--jobs N]
                              [--noop-runs R]
 CPU seconds are shown for the no-op re-runs: the parent's own (they start no worker).
+The runs use the `resizer` this script imports, started in --work so that the current folder
+cannot shadow it: PYTHONPATH=other/checkout measures that one, side by side.
 Appends nothing to the repository; prints a Markdown table (paste it into bench/RESULTS.md).
 """
 
@@ -54,11 +56,11 @@ def peak_rss_kib(pid: int) -> int:
     return 0
 
 
-def timed_run(args: list[str]) -> tuple[float, int, int, float]:
+def timed_run(args: list[str], cwd: Path, env: dict) -> tuple[float, int, int, float]:
     """Wall seconds, the parent's peak RSS in KiB, the exit code, and the CPU seconds of the
     process (with those of children it waited for: worker processes are not all among them)."""
     started = time.perf_counter()
-    process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, cwd=cwd, env=env)
     peak = 0
     while True:
         peak = max(peak, peak_rss_kib(process.pid))
@@ -88,8 +90,13 @@ def main() -> int:
         *(sys.executable, "-m", "resizer", "resize", str(tree), "-o", str(out)),
         *("--size", "64x64", "--jobs", str(options.jobs), "--no-progress", "-q"),
     ]
-    first = timed_run(command)
-    again = [timed_run(command) for _ in range(options.noop_runs)]
+    import resizer
+
+    root = Path(resizer.__file__).resolve().parent.parent
+    print(f"measuring the resizer in {root / 'resizer'}")
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    first = timed_run(command, options.work, env)
+    again = [timed_run(command, options.work, env) for _ in range(options.noop_runs)]
     manifest_lines = (out / "manifest.jsonl").read_text(encoding="utf-8").count("\n")
     print()
     print(
