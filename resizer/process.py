@@ -147,7 +147,7 @@ def _process(job: Job, settings: Settings, result: Result) -> None:
     _write_mask(mask_data, job, settings, result)
     try:
         if settings.container != "files":  # packed into a shard by the parent
-            result.staged = stage(settings.out, data)
+            result.staged = stage(settings.out, data, settings.storage_options)
         else:
             write_output(settings, job.output, data)
     except OSError as error:

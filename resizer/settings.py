@@ -315,12 +315,6 @@ def check_container(settings: Settings) -> None:
         return
     if settings.masks is not None:
         raise OptionError("--masks writes mask files; use it with --container files")
-    if is_url(settings.out):
-        raise OptionError(
-            f"--container {settings.container} writes shards to a local OUT only, not to "
-            f"{shown(settings.out)!r}: write them to a local folder, then copy the shards "
-            "to the bucket"
-        )
     if settings.output_name is not None:
         raise OptionError(
             f"-o {settings.output_name!r} names one output file; --container "

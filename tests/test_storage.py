@@ -142,11 +142,3 @@ def test_a_store_that_cannot_be_reached_is_a_usage_error_in_words(photo_tree, tm
     assert "cannot use OUT 's3://bucket/out': " in done.stderr
     expected = "no credentials found" if fault == "no credentials" else "could not connect"
     assert expected in done.stderr
-
-
-def test_shards_to_an_object_store_are_a_usage_error_before_any_request(photo_tree, run_cli):
-    result = run_cli("resize", photo_tree, "-o", "s3://bucket/shards", "--size", "8x8",
-                     "--container", "webdataset")  # fmt: skip
-    assert result.exit_code == 2
-    assert "--container webdataset writes shards to a local OUT only" in result.output
-    assert "'s3://bucket/shards'" in result.output

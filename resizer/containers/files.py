@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from ..report import Report
 from ..storage import is_url
 from . import Container
-from .staging import remove_staging
+from .places import place_for
 from .webdataset import remove_shards
 
 
@@ -41,12 +41,9 @@ class FilesContainer(Container):
         return info.st_size if stat.S_ISREG(info.st_mode) else None
 
     def finish(self, records: dict[str, str], previous: Mapping[str, str], report: Report) -> None:
-        if is_url(self.out):
-            return  # no shards were ever written to an object store by this tree's runs
         # Shards of an earlier --container webdataset run hold no current output any more.
-        report.shards_removed = remove_shards(self.out, keep=set(), named_by=previous)
+        place = place_for(self.settings, self.store)
+        report.shards_removed = remove_shards(place, keep=set(), named_by=previous)
 
     def cleanup(self) -> None:
-        if is_url(self.out):
-            return
-        remove_staging(self.out)  # left by a killed webdataset run
+        place_for(self.settings, self.store).remove_staging()  # a killed webdataset run's

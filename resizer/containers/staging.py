@@ -11,13 +11,21 @@ whole, so a worker killed mid-append leaves an unreferenced tail. The file is op
 rather than kept open, so that a long-lived worker (a Dask cluster's) never holds on to a
 staging file the parent has removed. The parent removes every staging file after the manifest is
 written; a killed run's are removed by the next run, which encodes their images again.
+
+On an object store (an `s3://` OUT), workers may run on other machines and objects cannot be
+appended to: each image is one whole-object write, `.resizer-stage-<SHA-256 of the image>`, at
+offset 0 (the same image twice is one object). A killed run's staged images that its journal
+names are used by the next run as they are; the parent removes every staging object, after one
+listing of the prefix, once the manifest is written.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import threading
+from contextlib import suppress
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,8 +35,15 @@ _current: dict[str, tuple[int, str, int]] = {}  # OUT -> (pid, file name, bytes 
 _lock = threading.Lock()
 
 
-def stage(out: Path, data: bytes) -> tuple[str, int]:
-    """Append `data` to this process's staging file in `out`: (its name, the data's offset)."""
+def stage(out: Path | str, data: bytes, options: tuple = ()) -> tuple[str, int]:
+    """Append `data` to this process's staging file in `out`: (its name, the data's offset);
+    on an object store, write it as one object of its own."""
+    if isinstance(out, str):
+        from ..storage.out import write_object
+
+        name = f"{MARK}{hashlib.sha256(data).hexdigest()}"
+        write_object(out, options, name, data)
+        return name, 0
     key = os.fspath(out)
     with _lock:
         pid, name, size = _current.get(key, (None, "", 0))
@@ -77,8 +92,16 @@ class Reader:
         self._files.clear()
 
 
-def remove_staging(out: Path) -> None:
-    """Remove every staging file in OUT's root: this run's, and a killed run's."""
+def remove_staging(out: Path | str, options: tuple = ()) -> None:
+    """Remove every staging file in OUT's root: this run's, and a killed run's (on an object
+    store: every object under the staging prefix, found by one listing, deleted in batches)."""
+    if isinstance(out, str):
+        from ..storage.fsspec import open_store
+
+        store = open_store(out, options)
+        with suppress(OSError):
+            store.remove_many([entry.name for entry in store.iter_entries(MARK)])
+        return
     try:
         names = [name for name in os.listdir(out) if name.startswith(MARK)]
     except OSError:

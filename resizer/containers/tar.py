@@ -113,39 +113,52 @@ class ShardWriter:
 def read_index(path: os.PathLike | str) -> dict[str, tuple[int, int]]:
     """Member name -> (offset of its data, size), in archive order; ShardError if the file is
     not a whole tar archive (a torn write or a foreign file must not be trusted)."""
-    members: dict[str, tuple[int, int]] = {}
     fd = os.open(path, os.O_RDONLY)
     try:
-        end = os.fstat(fd).st_size
-        position = 0
-        long_name = None
-        while True:
-            block = os.pread(fd, BLOCK, position)
-            if len(block) < BLOCK:
-                raise ShardError("it ends inside a header (truncated)")
-            if block == bytes(BLOCK):
-                return members
-            if block[257:262] != b"ustar":
-                raise ShardError(f"no tar header at byte {position}")
-            try:
-                size = int(block[124:136].rstrip(b"\0 ") or b"0", 8)
-            except ValueError:
-                raise ShardError(f"a damaged header at byte {position}") from None
-            data = position + BLOCK
-            if data + size > end:
-                raise ShardError("a member runs past the end of the file (truncated)")
-            kind = block[156:157]
-            if kind == b"x":
-                long_name = _pax_path(os.pread(fd, size, data))
-            elif kind in (b"0", b"\0"):
-                name = long_name if long_name is not None else _ustar_name(block)
-                members[name] = (data, size)
-                long_name = None
-            else:
-                long_name = None
-            position = data + padded(size)
+        return _index(lambda size, offset: os.pread(fd, size, offset), os.fstat(fd).st_size)
     finally:
         os.close(fd)
+
+
+def read_index_from(handle: BinaryIO, end: int) -> dict[str, tuple[int, int]]:
+    """`read_index` of an open, seekable archive of `end` bytes (an object store's stream)."""
+
+    def pread(size: int, offset: int) -> bytes:
+        handle.seek(offset)
+        return handle.read(size)
+
+    return _index(pread, end)
+
+
+def _index(pread, end: int) -> dict[str, tuple[int, int]]:
+    members: dict[str, tuple[int, int]] = {}
+    position = 0
+    long_name = None
+    while True:
+        block = pread(BLOCK, position)
+        if len(block) < BLOCK:
+            raise ShardError("it ends inside a header (truncated)")
+        if block == bytes(BLOCK):
+            return members
+        if block[257:262] != b"ustar":
+            raise ShardError(f"no tar header at byte {position}")
+        try:
+            size = int(block[124:136].rstrip(b"\0 ") or b"0", 8)
+        except ValueError:
+            raise ShardError(f"a damaged header at byte {position}") from None
+        data = position + BLOCK
+        if data + size > end:
+            raise ShardError("a member runs past the end of the file (truncated)")
+        kind = block[156:157]
+        if kind == b"x":
+            long_name = _pax_path(pread(size, data))
+        elif kind in (b"0", b"\0"):
+            name = long_name if long_name is not None else _ustar_name(block)
+            members[name] = (data, size)
+            long_name = None
+        else:
+            long_name = None
+        position = data + padded(size)
 
 
 def _ustar_name(block: bytes) -> str:

@@ -9,41 +9,41 @@ path back. Two sources differing only by extension would share a key: a usage er
 --keep-extension keeps the extension in the key (`cats/a.jpg` -> `cats/a%2Ejpg`).
 
 Shards. Samples are ordered by source path and cut into consecutive shards of N samples, or of
-at most N bytes. Workers append each encoded image to a hidden staging file in OUT (staging.py);
-the parent then writes every shard whose contents changed, streaming members from the staging
-files and from the old shards, to a temporary name, and renames them into place once all are
-written. A shard whose samples are all still where they were is left alone, file and all.
+at most N bytes. Workers append each encoded image to a hidden staging file in OUT (staging.py;
+on an object store, one staging object per image); the parent then writes every shard whose
+contents changed, streaming members from the staging files and from the old shards: locally to
+a temporary name, renamed into place once all are written; on an object store as one streaming
+upload each (places.py). A shard whose samples are all still where they were is left alone.
 """
 
 from __future__ import annotations
 
-import filecmp
+import functools
 import json
-import os
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from pathlib import PurePosixPath
 
 from .. import faults
-from ..files import temp_name
 from ..manifest import to_json
 from ..names import json_text
 from ..records import RECORD_FIELDS, Result
 from ..report import Report
 from ..storage import base_name, is_url
 from . import Container
-from .staging import MARK as STAGE_MARK
-from .staging import Reader, remove_staging
-from .tar import ShardError, ShardWriter, archive_size, header_size, padded, read_index
+from .places import Place, Sample, place_for
+from .tar import archive_size, header_size, padded
 
 SHARD_NAME = re.compile(r"shard-\d{6,}\.tar")
 _UNSAFE = re.compile(r"[%.\\\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 # Formats whose usual extension is not their name; WebDataset decodes by extension.
 MEMBER_EXTENSIONS = {"jpeg": "jpg", "tiff": "tif"}
 # Record fields left out of a sample's JSON: how a run went, not what the sample is, so that
-# shards are the same whatever --jobs, the run or the source's modification time.
-RUN_FIELDS = {"output", "shard", "key", "status", "error", "run", "seconds", "src_mtime_ns"}
+# shards are the same whatever --jobs, the run, or the version stamp of the source (its
+# modification time, or an object store's ETag: the same pixels from a bucket or a folder).
+RUN_FIELDS = {
+    "output", "shard", "key", "status", "error", "run", "seconds", "src_mtime_ns", "src_etag"
+}  # fmt: skip
 
 
 def _root_name(src) -> str:
@@ -93,10 +93,10 @@ class WebDatasetContainer(Container):
 
     def __init__(self, settings, store=None):
         super().__init__(settings, store)
-        self._indexes: dict[str, dict[str, tuple[int, int]]] = {}
-        # Where each sample the planner found up to date lies: (shard, member). Kept so that
-        # finishing need not parse 100,000 unchanged records a second time.
-        self._vouched: dict[str, tuple[str, str]] = {}
+        self.place = place_for(settings, store)
+        # Where each sample the planner found up to date lies: (shard, member, size). Kept so
+        # that finishing need not parse 100,000 unchanged records a second time.
+        self._vouched: dict[str, tuple[str, str, int]] = {}
         directories = [src for src in settings.sources if is_url(src) or src.is_dir()]
         self._roots = {_root_name(src) for src in directories} if len(directories) > 1 else set()
 
@@ -112,12 +112,11 @@ class WebDatasetContainer(Container):
         if not isinstance(output, str):
             return None
         if shard is None:  # staged, by a run killed before it wrote the shards
-            return _staged_size(self.out, record)
-        member = self._index(shard).get(output)
-        if member is None:
-            return None
-        self._vouched[record.get("source")] = (shard, output)
-        return member[1]
+            return self.place.staged_size(record)
+        size = self._held(shard, output, record.get("bytes"))
+        if size is not None:
+            self._vouched[record.get("source")] = (shard, output, size)
+        return size
 
     def label(self, source: str) -> str | None:
         """The class: the first folder of the path under its SRC, as ImageFolder counts it."""
@@ -126,56 +125,54 @@ class WebDatasetContainer(Container):
             parts = parts[1:]
         return parts[0] if len(parts) > 1 else None
 
-    def _index(self, shard) -> dict[str, tuple[int, int]]:
-        """Members of the shard a record names ({} if it is no shard of ours or unreadable)."""
+    def _held(self, shard, output: str, size) -> int | None:
+        """Size of the member `output` in the shard a record names (None if it is no shard of
+        ours, unreadable or without that member)."""
         if not isinstance(shard, str) or not SHARD_NAME.fullmatch(shard):
-            return {}
-        if shard not in self._indexes:
-            try:
-                self._indexes[shard] = read_index(self.out / shard)
-            except (OSError, ShardError):
-                self._indexes[shard] = {}  # missing or damaged: its samples are redone
-        return self._indexes[shard]
+            return None
+        return self.place.held(shard, output, size)
 
     def finish(self, records: dict[str, str], previous: Mapping[str, str], report: Report) -> None:
         """One pass over the samples in source order: each shard, once complete, is left alone
         or written to a temporary name; the renames come after the last, so the old shards
         stay readable for members that move. Only one shard's records are parsed at a time."""
-        written: list[tuple[Path, Path]] = []
+        written: list = []
         count = 0
+        place = self.place
+        place.origins = {shard for shard, _, _ in self._vouched.values()}
         try:
             for members in self._shards(records, previous):
                 name = shard_name(count)
                 count += 1
-                if not self._unchanged(name, members):
-                    written.append((self._write(name, members, records), self.out / name))
+                if not self._unchanged(name, members, records):
+                    json_of = functools.partial(self._json, records=records)
+                    item = place.write(name, members, json_of)
+                    if place.remote:  # uploaded to its final name
+                        report.shards_written += 1
+                    else:
+                        written.append(item)
                 self._record_shard(name, members, records)
-            while written:
-                temp, final = written[0]
-                if _same_bytes(temp, final):
-                    temp.unlink()  # e.g. --force: the same samples again; the file stays as it was
-                else:
-                    os.replace(temp, final)
-                    report.shards_written += 1
-                written.pop(0)
+            report.shards_written += place.publish(written)
         except OSError as error:
-            for temp, _ in written:
-                temp.unlink(missing_ok=True)
-            self._indexes.clear()  # read again what OUT now holds
+            place.discard(written)
             self._not_written(records, previous, error, report)
             return
+        finally:
+            place.close()
         report.shards = count
-        report.shards_removed = remove_shards(self.out, {shard_name(n) for n in range(count)})
+        report.shards_removed = remove_shards(place, {shard_name(n) for n in range(count)})
 
     def cleanup(self) -> None:
-        remove_staging(self.out)
+        self.place.remove_staging()
 
     def _shards(self, records: dict[str, str], previous: Mapping[str, str]) -> Iterator[list]:
         """The samples OUT is to hold, in source order, cut into shards."""
         limit, by_count = self.settings.shard_size.limit, self.settings.shard_size.unit == "samples"
-        members: list[_Sample] = []
+        members: list[Sample] = []
         used = 0
         for source in sorted(records):
+            if not self.place.staged and '"staged"' in records[source]:
+                self.place.staged = True  # its staging files or objects are to be removed
             sample = self._sample(source, records[source], previous.get(source))
             if sample is None:
                 if '"staged"' in records[source]:
@@ -196,33 +193,37 @@ class WebDatasetContainer(Container):
         if members:
             yield members
 
-    def _sample(self, source: str, text: str, earlier: str | None) -> _Sample | None:
+    def _sample(self, source: str, text: str, earlier: str | None) -> Sample | None:
         """Where the sample of one record comes from, or None if OUT is to hold none."""
         vouched = self._vouched.get(source)
         if vouched is not None and text == earlier:  # up to date: found in its shard
-            shard, output = vouched
-            return _Sample(source, output, self._index(shard)[output][1], shard)
+            shard, output, size = vouched
+            return Sample(source, output, size, shard)
         record = json.loads(text)
         output, shard = record.get("output"), record.get("shard")
         if record.get("status") not in ("ok", "pending") or not isinstance(output, str):
             return None
         if shard is None and record.get("status") == "ok" and record.get("staged"):
-            return _Sample(source, output, record.get("bytes"), None, record)  # staged
-        held = self._index(shard).get(output)
-        if held is not None and held[1] == record.get("bytes"):
-            return _Sample(source, output, held[1], shard, record)
+            return Sample(source, output, record.get("bytes"), None, record)  # staged
+        held = self._held(shard, output, record.get("bytes"))
+        if held is not None and held == record.get("bytes"):
+            return Sample(source, output, held, shard, record)
         return None  # pending, and no earlier sample in a shard
 
-    def _json(self, sample: _Sample, records: dict[str, str]) -> bytes:
+    def _json(self, sample: Sample, records: dict[str, str]) -> bytes:
         if sample.record is None:
             sample.record = json.loads(records[sample.source])
         return sample_json(sample.record, key_of(sample.output), self.label(sample.source))
 
-    def _unchanged(self, name: str, members: list[_Sample]) -> bool:
-        """Every sample already in this shard, in this order, and nothing else there."""
+    def _unchanged(self, name: str, members: list[Sample], records: dict[str, str]) -> bool:
+        """Every sample already in this shard, in this order, and nothing else there (on an
+        object store trusted by its listing: the size those samples make)."""
         if any(sample.origin != name for sample in members):
             return False
-        index = list(self._index(name).items())
+        found = self.place.index(name)
+        if found is None:
+            return self.place.size(name) == self._archive_size(members, records)
+        index = list(found.items())
         if len(index) != 2 * len(members):
             return False
         for position, sample in enumerate(members):
@@ -233,27 +234,15 @@ class WebDatasetContainer(Container):
                 return False
         return True
 
-    def _write(self, name: str, members: list[_Sample], records: dict[str, str]) -> Path:
-        """The shard under a temporary name; the old shards stay readable until the renames."""
-        temp = temp_name(self.out / name)
-        reader = _Reader(self.out)
-        try:
-            with open(temp, "wb") as handle:
-                writer = ShardWriter(handle)
-                for sample in members:
-                    data = reader.open(sample, self._indexes)
-                    writer.add(sample.output, sample.size, data)
-                    key = key_of(sample.output)
-                    writer.add_bytes(f"{key}.json", self._json(sample, records))
-                writer.close()
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        finally:
-            reader.close()
-        return temp
+    def _archive_size(self, members: list[Sample], records: dict[str, str]) -> int:
+        used = 0
+        for sample in members:
+            text = f"{key_of(sample.output)}.json"
+            used += header_size(sample.output) + padded(sample.size)
+            used += header_size(text) + padded(len(self._json(sample, records)))
+        return archive_size(used)
 
-    def _record_shard(self, name: str, members: list[_Sample], records: dict[str, str]) -> None:
+    def _record_shard(self, name: str, members: list[Sample], records: dict[str, str]) -> None:
         """Records name the shard and key of their sample (on failure, _not_written redoes
         every changed record, so this may run before the renames)."""
         for sample in members:
@@ -276,6 +265,8 @@ class WebDatasetContainer(Container):
             if text == previous.get(source):
                 continue  # its sample is where the old shards hold it
             record = json.loads(text)
+            if record.get("shard") in self.place.rewritten:
+                continue  # in a shard uploaded before the failure: as its record says
             earlier = json.loads(previous[source]) if source in previous else None
             if (
                 earlier is not None
@@ -292,44 +283,6 @@ class WebDatasetContainer(Container):
             records[source] = to_json(pending)
 
 
-class _Sample:
-    """One sample of the new shards: its member, size, and where its image bytes are now (the
-    old shard holding it, or None: staged); `record` once parsed."""
-
-    __slots__ = ("origin", "output", "record", "size", "source")
-
-    def __init__(self, source, output, size, origin, record=None):
-        self.source, self.output, self.size, self.origin = source, output, size, origin
-        self.record: dict | None = record
-
-
-class _Reader:
-    """Opens a member's data: in a staging file, or in an old shard (one open at a time, as
-    samples come in shard order), positioned at the member."""
-
-    def __init__(self, out: Path):
-        self.out = out
-        self.staged = Reader(out)
-        self._shard: tuple[str, BinaryIO] | None = None
-
-    def open(self, sample: _Sample, indexes: dict) -> BinaryIO:
-        if sample.origin is None:
-            name, offset = sample.record["staged"]
-            return self.staged.at(name, offset)
-        if self._shard is None or self._shard[0] != sample.origin:
-            self.close()
-            self._shard = (sample.origin, open(self.out / sample.origin, "rb"))  # noqa: SIM115
-        handle = self._shard[1]
-        handle.seek(indexes[sample.origin][sample.output][0])
-        return handle
-
-    def close(self) -> None:
-        self.staged.close()
-        if self._shard is not None:
-            self._shard[1].close()
-            self._shard = None
-
-
 def _unstaged(text: str) -> str:
     """A record that goes into no shard, without the staged image it may still name: a pending
     record describing a killed run's staged image describes no output at all."""
@@ -342,44 +295,12 @@ def _unstaged(text: str) -> str:
     return to_json(record)
 
 
-def _staged_size(out: Path, record: dict) -> int | None:
-    """The record's size if its staging file still holds that many bytes at its offset."""
-    staged, size = record.get("staged"), record.get("bytes")
-    if not (isinstance(staged, list) and len(staged) == 2 and isinstance(size, int)):
-        return None
-    name, offset = staged
-    if not isinstance(name, str) or not name.startswith(STAGE_MARK) or "/" in name:
-        return None
-    try:
-        held = os.stat(out / name).st_size
-    except OSError:
-        return None
-    return size if isinstance(offset, int) and offset >= 0 and offset + size <= held else None
-
-
-def _same_bytes(first: Path, second: Path) -> bool:
-    try:
-        return filecmp.cmp(first, second, shallow=False)
-    except OSError:
-        return False
-
-
-def remove_shards(out: Path, keep: set[str], named_by: Mapping[str, str] | None = None) -> int:
-    """Remove shard files in OUT's root outside `keep` (with `named_by`: only those its records
+def remove_shards(place: Place, keep: set[str], named_by: Mapping[str, str] | None = None) -> int:
+    """Remove shards in OUT's root outside `keep` (with `named_by`: only those its records
     name, so a tree run removes only what a shard run wrote); returns how many."""
-    try:
-        names = [name for name in os.listdir(out) if SHARD_NAME.fullmatch(name)]
-    except OSError:
-        return 0
+    names = [name for name in place.shard_names() if SHARD_NAME.fullmatch(name)]
     names = [name for name in names if name not in keep]
     if names and named_by is not None:
         named = {json.loads(text).get("shard") for text in named_by.values()}
         names = [name for name in names if name in named]
-    removed = 0
-    for name in names:
-        try:
-            os.unlink(out / name)
-        except OSError:
-            continue
-        removed += 1
-    return removed
+    return place.remove(names) if names else 0

@@ -24,6 +24,7 @@ from ..settings import OptionError
 from . import cause, shown
 
 BLOCK = 8 << 20  # bytes read per request when an object is streamed
+UPLOAD_PART = 16 << 20  # bytes per part of a streaming upload (S3: 5 MiB at least)
 
 
 class StoreError(OSError):
@@ -229,6 +230,38 @@ class ObjectStore:
             self.fs.rm_file(self.path(name))
 
     @translated
+    def remove_many(self, names: list[str]) -> None:
+        """Delete many objects (S3: up to 1,000 per DeleteObjects request)."""
+        if names:
+            self.fs.rm([self.path(name) for name in names])
+
+    @translated
+    def read_many(self, names: list[str]) -> dict[str, bytes]:
+        """Small whole objects, fetched concurrently (a staged image each): name -> bytes."""
+        paths = {self.path(name): name for name in names}
+        found = self.fs.cat(list(paths), on_error="raise")
+        return {paths[self.fs._strip_protocol(path)]: data for path, data in found.items()}
+
+    @translated
+    def download(self, name: str, local: str) -> None:
+        self.fs.get_file(self.path(name), local)
+
+    @contextlib.contextmanager
+    def open_write(self, name: str) -> Iterator:
+        """A streaming upload (S3: multipart, in parts of UPLOAD_PART bytes) that becomes the
+        object `name` only when the block ends without an error: on an error the upload is
+        aborted and no object, not even a part of one, appears under that name."""
+        handle = _opened(self.fs, self.path(name))
+        try:
+            yield handle
+            _closed(handle)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                handle.discard()  # S3: AbortMultipartUpload
+            handle.closed = True  # never committed, not even when collected
+            raise
+
+    @translated
     def same_bytes(self, name: str, local: str) -> bool:
         """Whether the object `name` holds exactly the bytes of the local file, compared as
         streams block by block, and only when the sizes agree (a manifest of millions of
@@ -262,6 +295,16 @@ class ObjectStore:
             return True
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+@translated
+def _opened(fs, path: str):
+    return fs.open(path, "wb", block_size=UPLOAD_PART)
+
+
+@translated
+def _closed(handle) -> None:
+    handle.close()  # completes the upload: the object appears whole
 
 
 def _entry(name: str, info: dict) -> Entry:
