@@ -10,7 +10,12 @@ the two sizes, per run the rest. Best of the rounds for each. On loopback, the s
 (moto, in this process) shares the machine's cores with the workers; a real bucket instead adds
 its network latency per request, which the workers overlap only as far as there are workers.
 
+With `--container webdataset` (and `--shard-size`, default 20 samples) both OUTs get shards
+instead of a file tree: local shards against shards in the bucket (staged objects, streaming
+uploads). Each round also times a no-op re-run into the OUT of the whole corpus.
+
 Usage: python bench/storage.py [--corpus DIR] [--count 60] [--rounds 3] [--jobs N]
+                               [--container files|webdataset] [--shard-size 20]
 Without --corpus, `--count` camera-like JPEGs (1600x1200, q90) are generated once into --work.
 Needs moto[s3] and s3fs (the test extra). Prints a Markdown table; writes nothing in the
 repository.
@@ -81,6 +86,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--work", type=Path, default=Path("/tmp/resizer-bench-storage"))
+    parser.add_argument("--container", choices=("files", "webdataset"), default="files")
+    parser.add_argument("--shard-size", default="20")
     options = parser.parse_args()
 
     import boto3
@@ -113,34 +120,45 @@ def main() -> int:
         client.put_object(Bucket="bench", Key=key, Body=path.read_bytes())
 
     base = [sys.executable, "-m", "resizer", "resize", *FILL_224, "--jobs", str(options.jobs)]
-    base += ["--no-progress", "-q"]
+    base += ["--no-progress", "-q", "--container", options.container]
+    if options.container == "webdataset":
+        base += ["--shard-size", options.shard_size]
     sizes = {"all": (corpus, "src", len(files)), "half": (half, "half", len(files) // 2)}
+    counts = {"all": len(files), "half": len(files) // 2, "no-op": len(files)}
     times: dict[tuple[str, str], list[float]] = {}
     try:
         for round_ in range(options.rounds):
             for size, (folder, prefix, _) in sizes.items():
                 out = options.work / f"out-{round_}-{size}"
                 shutil.rmtree(out, ignore_errors=True)
-                local = timed([*base, str(folder), "-o", str(out)], env)
-                times.setdefault(("local -> local", size), []).append(local)
-                shutil.rmtree(out, ignore_errors=True)
+                local_args = [*base, str(folder), "-o", str(out)]
+                times.setdefault(("local -> local", size), []).append(timed(local_args, env))
                 s3_args = [f"s3://bench/{prefix}", "-o", f"s3://bench/out-{round_}-{size}"]
-                s3_args += ["--storage-option", f"endpoint_url={endpoint}"]
-                remote = timed([*base, *s3_args], env)
-                times.setdefault(("s3 -> s3", size), []).append(remote)
+                s3_args = [*base, *s3_args, "--storage-option", f"endpoint_url={endpoint}"]
+                times.setdefault(("s3 -> s3", size), []).append(timed(s3_args, env))
+                if size == "all":  # nothing changed: the up-to-date check alone
+                    rerun = timed(local_args, env)
+                    times.setdefault(("local -> local", "no-op"), []).append(rerun)
+                    times.setdefault(("s3 -> s3", "no-op"), []).append(timed(s3_args, env))
+                shutil.rmtree(out, ignore_errors=True)
     finally:
         server.stop()
 
     best = {key: min(values) for key, values in times.items()}
     count, fewer = sizes["all"][2], sizes["half"][2]
+    what = "a file tree" if options.container == "files" else f"shards of {options.shard_size}"
     print(f"fill-224 on {count} images ({corpus}) and on the first {fewer}, --jobs {options.jobs},")
+    print(f"--container {options.container} ({what}); no-op: a re-run into the first OUT,")
     print(f"best of {options.rounds} interleaved rounds, moto {_version('moto')} on 127.0.0.1\n")
-    print("| SRC -> OUT | images | best wall (s) | images/s | all rounds (s) |")
-    print("| --- | --- | --- | --- | --- |")
-    for (name, size), values in times.items():
+    print("| SRC -> OUT | run | images | best wall (s) | images/s | all rounds (s) |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for (name, size), values in sorted(times.items(), key=lambda item: item[0][1]):
         rounds = ", ".join(f"{v:.2f}" for v in values)
-        n = sizes[size][2]
-        print(f"| {name} | {n} | {best[name, size]:.2f} | {n / best[name, size]:.1f} | {rounds} |")
+        n = counts[size]
+        print(
+            f"| {name} | {size} | {n} | {best[name, size]:.2f} | {n / best[name, size]:.1f} "
+            f"| {rounds} |"
+        )
     slope = {
         name: (best[name, "all"] - best[name, "half"]) / (count - fewer)
         for name in ("local -> local", "s3 -> s3")

@@ -135,7 +135,9 @@ class WebDatasetContainer(Container):
     def finish(self, records: dict[str, str], previous: Mapping[str, str], report: Report) -> None:
         """One pass over the samples in source order: each shard, once complete, is left alone
         or written to a temporary name; the renames come after the last, so the old shards
-        stay readable for members that move. Only one shard's records are parsed at a time."""
+        stay readable for members that move (on an object store: uploaded to its final name,
+        the old one kept as a local copy while its members may still move; places.py). Only
+        one shard's records are parsed at a time."""
         written: list = []
         count = 0
         place = self.place
