@@ -10,7 +10,8 @@ Only complete appends are referenced: a record reaches the parent after its imag
 whole, so a worker killed mid-append leaves an unreferenced tail. The file is opened per image
 rather than kept open, so that a long-lived worker (a Dask cluster's) never holds on to a
 staging file the parent has removed. The parent removes every staging file after the manifest is
-written; a killed run's are removed by the next run, which encodes their images again.
+written. A killed run's staged images that its journal names are packed by the next run as they
+are (not encoded again); that run removes the killed run's staging files with its own.
 
 On an object store (an `s3://` OUT), workers may run on other machines and objects cannot be
 appended to: each image is one whole-object write, `.resizer-stage-<SHA-256 of the image>`, at
