@@ -62,6 +62,7 @@ def main() -> None:
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         )
         cluster_start = time.perf_counter() - started
         times: dict[str, list[float]] = {"local": [], "dask": []}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,7 @@ def local_cluster(threads: int = 1, pythonpath: Path | None = None) -> Iterator[
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,
+            scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
         )
     finally:
         if saved is None:
@@ -111,6 +113,21 @@ def test_a_decoder_that_kills_or_hangs_a_dask_worker_fails_only_its_image(
     assert poisoned["status"] == "failed"
     assert message in poisoned["error"]
     assert [r["status"] for name, r in records.items() if name.startswith("good")] == ["ok"] * 6
+
+
+def test_its_own_cluster_says_nothing_when_the_dashboard_port_is_taken(photo_tree, tmp_path):
+    """Two runs at once (or any program on 8787) must not put Dask's port warning on stderr."""
+    with contextlib.ExitStack() as stack:
+        holder = stack.enter_context(socket.socket())
+        try:
+            holder.bind(("127.0.0.1", 8787))
+            holder.listen()
+        except OSError:
+            pass  # taken already: the case under test either way
+        process = resizer_process(*resize_args(photo_tree, tmp_path / "out", "--engine", "dask"))
+        _, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    assert stderr.startswith("resizer: ") and stderr.count("\n") == 1, stderr
 
 
 def test_an_unreachable_scheduler_is_a_usage_error_and_nothing_is_written(photo_tree, tmp_path):

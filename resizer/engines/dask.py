@@ -82,6 +82,9 @@ class DaskEngine:
                         processes=True,
                         host="127.0.0.1",
                         dashboard_address=None,
+                        # Its HTTP endpoints (health, metrics) on a free loopback port: the
+                        # default 8787, taken by another cluster or run, warns on stderr.
+                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                     )
                 self.client = Client(self.cluster)
         except (OSError, TimeoutError) as error:
