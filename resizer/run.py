@@ -4,6 +4,8 @@ engines/), record every result, and stop early on a signal, --fail-fast or a fau
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import secrets
 import signal
@@ -71,8 +73,26 @@ def versions() -> dict:
             found[name] = metadata.version(package)
         except metadata.PackageNotFoundError:
             found[name] = None
+    if found["resizer"] is None:  # run from a checkout, not installed
+        from . import __version__
+
+        found["resizer"] = __version__
+    found["resizer_code"] = code_digest()
     found["python"] = sys.version.split()[0]
     return found
+
+
+@functools.cache
+def code_digest() -> str:
+    """SHA-256 (first 16 hex digits) of resizer's own source files. Two builds that both say
+    0.1.0 (a checkout, an editable install on a cluster) can differ, and the code decides the
+    output bytes as much as Pillow's version does."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def resize(settings: Settings, report: Report | None = None) -> Outcome:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import read_records, save_photo
 from test_run import _poisoned_tree, file_digests, resize_args, resizer_process
+
+import resizer
+from resizer.run import code_digest
 
 distributed = pytest.importorskip("distributed", reason="the Dask engine needs resizer[dask]")
 
@@ -157,6 +161,38 @@ def test_workers_with_another_pillow_are_refused(photo_tree, tmp_path):
     assert process.returncode == 2, stderr
     assert "has other versions than this machine: pillow 9.0.0" in stderr
     assert not out.exists()
+
+
+def test_workers_with_another_build_of_resizer_are_refused(photo_tree, tmp_path):
+    """Same version string, other code (an editable install changed on one machine)."""
+    other = tmp_path / "other-build"
+    shutil.copytree(
+        Path(resizer.__file__).parent, other / "resizer", ignore=shutil.ignore_patterns("*.pyc")
+    )
+    with open(other / "resizer" / "geometry.py", "a", encoding="utf-8") as handle:
+        handle.write("\n# a local change on one machine\n")
+    # A LocalCluster's workers are spawned with this process's sys.path; importing at start-up
+    # makes them hold the other build, as a worker installed elsewhere would.
+    (other / "sitecustomize.py").write_text("import resizer\n", encoding="utf-8")
+    out = tmp_path / "out"
+    with local_cluster(pythonpath=other) as address:
+        process = resizer_process(*resize_args(photo_tree, out, "--scheduler", address))
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2, stderr
+    assert "has other versions than this machine: resizer_code " in stderr
+    assert f"(here {code_digest()})" in stderr
+    assert not out.exists()
+
+
+def test_the_run_record_names_this_build_of_resizer(photo_tree, tmp_path, scheduler):
+    process = resizer_process(*resize_args(photo_tree, tmp_path / "out", "--scheduler", scheduler))
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 0, stderr
+    run = json.loads((tmp_path / "out" / "manifest.run.json").read_text(encoding="utf-8"))
+    assert run["versions"]["resizer_code"] == code_digest()
+    assert run["versions"]["resizer"] == resizer.__version__
+    for worker in run["engine"]["workers"].values():
+        assert worker["versions"]["resizer_code"] == code_digest()
 
 
 def test_relative_paths_reach_workers_that_run_in_another_folder(tmp_path, scheduler):

@@ -23,7 +23,7 @@ from .alone import judge
 
 CONNECT_TIMEOUT = "10s"
 # What decides output bytes: a worker with another version would write other pixels.
-PINNED = ("resizer", "pillow", "opencv", "numpy")
+PINNED = ("resizer", "resizer_code", "pillow", "opencv", "numpy")
 
 
 def absolute_paths(settings: Settings) -> Settings:
