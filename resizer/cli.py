@@ -25,6 +25,7 @@ from .cli_options import (
     resampling_options,
     selection_options,
     sizing_options,
+    storage_option,
 )
 from .faults import OutError
 from .names import escape
@@ -112,15 +113,7 @@ def cli():
     type=click.Path(dir_okay=False),
     help="Manifest path [default: OUT/manifest.jsonl]; a .csv name writes CSV.",
 )
-@click.option(
-    "--storage-option",
-    "storage_options",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="fsspec option for s3:// (gs://, az://) SRC and OUT, e.g. "
-    "endpoint_url=http://127.0.0.1:9000 (repeatable). Never credentials: those come from the "
-    "environment (AWS_ACCESS_KEY_ID, ...) or fsspec's configuration.",
-)
+@storage_option
 @click.option(
     "-j",
     "--jobs",

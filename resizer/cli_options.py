@@ -131,6 +131,17 @@ selection_options = options(
     ),
 )
 
+# How to reach an object store: shared by every command that reads SRC (or writes OUT) there.
+storage_option = click.option(
+    "--storage-option",
+    "storage_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="fsspec option for s3:// (gs://, az://) SRC and OUT, e.g. "
+    "endpoint_url=http://127.0.0.1:9000 (repeatable). Never credentials: those come from the "
+    "environment (AWS_ACCESS_KEY_ID, ...) or fsspec's configuration.",
+)
+
 max_pixels_option = click.option(
     "--max-pixels",
     type=int,

@@ -238,15 +238,6 @@ def pixel_options(options: dict) -> dict:
 _PIXEL_CHECKED = ("sizing", "mode", "crop", "rounding", "interpolation", "backend", "pad_color")
 
 
-def as_paths(sources) -> tuple[Path, ...]:
-    """One local path (str or PathLike) or an iterable of them (`scan` reads local files)."""
-    if isinstance(sources, str | os.PathLike):
-        return (Path(sources),)
-    if not isinstance(sources, Iterable):
-        raise OptionError(f"SRC {sources!r} is not a path or a list of paths")
-    return tuple(Path(source) for source in sources)
-
-
 def as_locations(sources) -> tuple[Location, ...]:
     """One path or URL (str or PathLike) or an iterable of them."""
     if isinstance(sources, str | os.PathLike):
@@ -294,7 +285,8 @@ def _path(value) -> Path | None:
     return None if value is None else Path(value)
 
 
-def _storage_options(value) -> tuple[tuple[str, str], ...]:
+def storage_options(value) -> tuple[tuple[str, str], ...]:
+    """`--storage-option KEY=VALUE`s or a dict, validated (no secrets) for every command."""
     try:
         return parse_options(value)
     except StorageError as error:
@@ -348,7 +340,7 @@ def make_settings(sources, out, **options) -> Settings:
         exclude=_globs(run["exclude"]),
         follow_symlinks=bool(run["follow_symlinks"]),
         manifest=None if run["manifest"] is None else _location(run["manifest"]),
-        storage_options=_storage_options(run["storage_options"]),
+        storage_options=storage_options(run["storage_options"]),
         jobs=jobs or 0,  # 0: all cores, counted only if there is work
         progress=run["progress"],
         verbosity=-1 if run["quiet"] else run["verbose"],

@@ -213,14 +213,15 @@ def _describe_clashes(
     return "\n".join(lines)
 
 
-def find_images(selection: Selection) -> tuple[list[tuple[str, str]], Plan]:
-    """Every selected image as (path, relative name), found as make_plan finds them, for
-    `scan` (no OUT): the Plan holds unusable inputs and the ignored count. Or PlanError."""
+def find_images(selection: Selection) -> tuple[list[tuple[str, str, int | None]], Plan]:
+    """Every selected image as (path, relative name, size if the listing gave it), found as
+    make_plan finds them, for `scan` (no OUT): the Plan holds unusable inputs and the ignored
+    count. Or PlanError."""
     plan = Plan()
-    images: dict[str, str] = {}
+    images: dict[str, tuple[str, int | None]] = {}
     for item in _usable(selection, plan):
-        images.setdefault(item.path, item.name)  # the same file given twice counts once
-    return list(images.items()), plan
+        images.setdefault(item.path, (item.name, item.size))  # a file given twice counts once
+    return [(path, name, size) for path, (name, size) in images.items()], plan
 
 
 def _usable(selection: Selection, plan: Plan) -> Iterator[Found]:

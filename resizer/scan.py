@@ -24,6 +24,7 @@ from .headers import read_header
 from .names import json_text
 from .plan import find_images
 from .settings import DEFAULT_MAX_PIXELS, OptionError, check_int
+from .storage import Location
 
 BATCH = 256  # files per worker task: amortises dispatch over many tiny headers
 DEFAULT_MAX_DISTORTION = 1.1  # an aspect ratio changed by more than this counts as distorted
@@ -36,7 +37,7 @@ SIZING_CHECKS = ("too-large", "upscale", "pad", "distort")
 class ScanSettings:
     """Every option of a scan: input selection, resize's sizing options, and the checks."""
 
-    sources: tuple[Path, ...]
+    sources: tuple[Location, ...]  # local Paths, object-store URLs as str
     sizing: Sizing | None = None  # without it, only the headers are summarised
     mode: str = "fit"
     crop: tuple[int, int] | None = None
@@ -51,6 +52,7 @@ class ScanSettings:
     follow_symlinks: bool = False
     jobs: int = 0  # worker processes; 0 = one per usable core
     max_distortion: float = DEFAULT_MAX_DISTORTION
+    storage_options: tuple[tuple[str, str], ...] = ()  # fsspec's, for URLs (never secrets)
 
     def describe_sizing(self) -> str | None:
         """The sizing as resize options, e.g. `--size 224x224 --mode fill`."""
@@ -85,7 +87,7 @@ def make_scan_settings(sources, **options) -> ScanSettings:
     """ScanSettings from options as given (absent or None = not given), validated as resize
     validates them: the sizing options are optional here, but not half given. Raises
     OptionError."""
-    from .options import as_paths, pixel_options
+    from .options import as_locations, pixel_options, storage_options
 
     unknown = set(options) - set(PIXEL_OPTIONS) - {*_RUN_OPTIONS}
     if unknown:
@@ -115,18 +117,20 @@ def make_scan_settings(sources, **options) -> ScanSettings:
     if isinstance(distortion, bool) or not isinstance(distortion, int | float) or distortion < 1:
         raise OptionError(f"--max-distortion {distortion!r} must be a number of at least 1")
     return ScanSettings(
-        sources=as_paths(sources),
+        sources=as_locations(sources),
         max_pixels=max_pixels,
         include=_globs(run["include"]),
         exclude=_globs(run["exclude"]),
         follow_symlinks=bool(run["follow_symlinks"]),
         jobs=run["jobs"] or 0,
         max_distortion=float(distortion),
+        storage_options=storage_options(run["storage_options"]),
         **resolved,
     )
 
 
 _RUN_OPTIONS = ("include", "exclude", "follow_symlinks", "max_pixels", "jobs", "max_distortion")
+_RUN_OPTIONS += ("storage_options",)
 
 
 def _globs(value) -> tuple[str, ...]:
@@ -196,10 +200,17 @@ def scan(settings: ScanSettings) -> Scan:
     return Scan(rows=rows, ignored=plan.ignored, predicted=settings.sizing is not None)
 
 
-def describe(path: str, name: str, settings: ScanSettings, known: dict | None = None) -> tuple:
+def describe(
+    path: str,
+    name: str,
+    settings: ScanSettings,
+    known: dict | None = None,
+    size: int | None = None,
+) -> tuple:
     """One file's row (see FIELDS): what its header says and, with sizing options, what resize
-    will do to it. `known` caches geometry by upright size (datasets repeat sizes)."""
-    info = read_header(path, settings.max_pixels)
+    will do to it. `known` caches geometry by upright size (datasets repeat sizes); `size` is
+    an object's, from the listing."""
+    info = read_header(path, settings.max_pixels, size, settings.storage_options)
     status, error = info.status, info.error
     geometry_part = NO_GEOMETRY
     if settings.sizing is not None and info.width is not None:
@@ -243,12 +254,12 @@ def _predict(size: tuple[int, int], settings: ScanSettings) -> tuple[tuple, str 
     return (*plan.output, plan.resized, plan.crop_box, plan.pad_offset), too_large
 
 
-def _read_batch(batch: list[tuple[str, str]], settings: ScanSettings) -> list[tuple]:
+def _read_batch(batch: list[tuple[str, str, int | None]], settings: ScanSettings) -> list[tuple]:
     known: dict = {}
-    return [describe(path, name, settings, known) for path, name in batch]
+    return [describe(path, name, settings, known, size) for path, name, size in batch]
 
 
-def _read_all(images: list[tuple[str, str]], settings: ScanSettings) -> Iterator[tuple]:
+def _read_all(images: list[tuple[str, str, int | None]], settings: ScanSettings) -> Iterator[tuple]:
     """Rows in the order of `images`, from worker processes when there are enough files."""
     from .run import default_jobs
 

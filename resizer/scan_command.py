@@ -19,6 +19,7 @@ from .cli_options import (
     resampling_options,
     selection_options,
     sizing_options,
+    storage_option,
 )
 from .faults import cause
 from .plan import PlanError
@@ -31,15 +32,14 @@ Examples:
   resizer scan photos
   resizer scan train --size 224x224 --mode fill --fail-on unreadable --fail-on upscale
   resizer scan val --recipe torchvision-eval --json > scan.json
+  resizer scan s3://bucket/train --size 224x224 --storage-option region_name=eu-west-1
 \b
 Exit status: 0 scanned, every --fail-on check passed; 1 a check failed; 2 usage error.
 """
 
 
 @click.command("scan", epilog=EPILOG)
-@click.argument(
-    "sources", metavar="SRC...", nargs=-1, required=True, type=click.Path(path_type=Path)
-)
+@click.argument("sources", metavar="SRC...", nargs=-1, required=True, type=click.Path())
 @sizing_options
 @resampling_options
 @selection_options
@@ -64,6 +64,7 @@ Exit status: 0 scanned, every --fail-on check passed; 1 a check failed; 2 usage 
     help="Also write one JSON line per file (header facts and predicted geometry).",
 )
 @click.option("-j", "--jobs", type=int, help="Worker processes. [default: all cores]")
+@storage_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def scan(**options):
     """Describe the images under SRC... from their headers alone, without decoding a pixel.

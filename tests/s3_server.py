@@ -38,6 +38,7 @@ class Request:
     key: str
     query: str
     status: int = 0
+    sent: int = 0  # bytes of the answer's body (an object's, or its range)
 
 
 # A rule sees each request and may answer it: (status) to fail it as S3 would, "strip-if-none-
@@ -134,6 +135,7 @@ def start_proxy(target: tuple[str, int]) -> tuple[Proxy, ThreadingHTTPServer]:
                 self.send_header("Content-Length", length)
                 self.end_headers()
                 if self.command != "HEAD":
+                    request.sent = len(data)
                     self.wfile.write(data)
             finally:
                 connection.close()

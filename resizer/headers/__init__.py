@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
 
+from ..storage import is_url
 from . import jpeg, png, webp
 from .common import ALPHA_MODES, FileInfo, Unreadable
 from .files import COMPLETE, Reader
@@ -23,8 +25,16 @@ from .files import COMPLETE, Reader
 __all__ = ["FileInfo", "read_header"]
 
 
-def read_header(path: str, max_pixels: int | None = None) -> FileInfo:
-    """The header facts of one file; never raises for a problem with the file."""
+def read_header(
+    path: str,
+    max_pixels: int | None = None,
+    size: int | None = None,
+    storage_options: tuple[tuple[str, str], ...] = (),
+) -> FileInfo:
+    """The header facts of one file, or of one object (a URL: ranged reads of its first KiB,
+    see objects.py; `size` from the listing); never raises for a problem with the file."""
+    if is_url(path):
+        return _read_object(path, size, storage_options, max_pixels)
     info = FileInfo()
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
@@ -34,11 +44,39 @@ def read_header(path: str, max_pixels: int | None = None) -> FileInfo:
         status = os.fstat(descriptor)
         info.bytes = status.st_size
         if not stat.S_ISREG(status.st_mode):
-            raise Unreadable("not a regular file")
-        if status.st_size == 0:
+            return _unreadable("not a regular file", info)
+        return _examine(lambda: Reader(descriptor, status.st_size), Path(path), info, max_pixels)
+    finally:
+        os.close(descriptor)
+
+
+def _read_object(
+    url: str, size: int | None, options: tuple[tuple[str, str], ...], max_pixels: int | None
+) -> FileInfo:
+    from ..storage import cause
+    from .objects import ObjectFile, open_object
+
+    info = FileInfo(bytes=size)
+    readers: list = []
+
+    def opened():
+        readers.append(open_object(url, size, options))
+        info.bytes = readers[0].size
+        return readers[0]
+
+    # The store's refusals (gone, access denied, ...) in words, without the URL or key.
+    return _examine(opened, lambda: ObjectFile(readers[0]), info, max_pixels, cause)
+
+
+def _examine(open_reader, source, info: FileInfo, max_pixels: int | None, worded=None) -> FileInfo:
+    """Dispatch to the format's reader and check the size; `source` is what Pillow opens for
+    other formats (a path, or a callable giving a file); `worded` says an OSError's cause."""
+    worded = worded or (lambda error: error.strerror or error)
+    try:
+        reader = open_reader()
+        if reader.size == 0:
             raise Unreadable("empty file")
-        reader = Reader(descriptor, status.st_size)
-        _dispatch(reader, path, info)
+        _dispatch(reader, source, info)
         stored = info.width * info.height
         if info.width < 1 or info.height < 1:
             raise Unreadable(f"image has no pixels ({info.width}x{info.height})")
@@ -50,17 +88,19 @@ def read_header(path: str, max_pixels: int | None = None) -> FileInfo:
     except Unreadable as error:
         reason = str(error)
     except OSError as error:
-        reason = f"cannot read: {error.strerror or error}"
+        reason = f"cannot read: {worded(error)}"
     except Exception as error:  # a malformed header must not stop a scan of 100,000 files
         reason = f"broken header ({type(error).__name__}: {error})"
     else:
         return info
-    finally:
-        os.close(descriptor)
+    return _unreadable(reason, info)
+
+
+def _unreadable(reason: str, info: FileInfo) -> FileInfo:
     return FileInfo(status="unreadable", error=reason, bytes=info.bytes)
 
 
-def _dispatch(reader: Reader, path: str, info: FileInfo) -> None:
+def _dispatch(reader: Reader, source, info: FileInfo) -> None:
     head = reader.head
     if head.startswith(b"\xff\xd8\xff"):
         jpeg.read(reader, info)
@@ -69,17 +109,16 @@ def _dispatch(reader: Reader, path: str, info: FileInfo) -> None:
     elif webp.accepts(head):
         webp.read(reader, info)
     else:
-        _pillow(reader, path, info)
+        _pillow(reader, source, info)
 
 
-def _pillow(reader: Reader, path: str, info: FileInfo) -> None:
-    """TIFF, BMP, GIF and other formats: Pillow reads their headers and tags lazily."""
-    from pathlib import Path
-
+def _pillow(reader: Reader, source, info: FileInfo) -> None:
+    """TIFF, BMP, GIF and other formats: Pillow reads their headers and tags lazily (from the
+    path, or from a file over the object's ranged reads)."""
     from .. import codecs
 
     try:
-        header = codecs.probe(Path(path), None)
+        header = codecs.probe(source if isinstance(source, Path) else source(), None)
     except codecs.ImageError as error:
         raise Unreadable(str(error)) from None
     image = header.image
