@@ -275,9 +275,7 @@ be read, crashed or timed out (the others were measured); 2 usage error.
 
 
 @cli.command("compare", epilog=COMPARE_EPILOG)
-@click.argument(
-    "sources", metavar="SRC...", nargs=-1, required=True, type=click.Path(path_type=Path)
-)
+@click.argument("sources", metavar="SRC...", nargs=-1, required=True, type=click.Path())
 @sizing_options
 @click.option(
     "--interpolation",
@@ -303,6 +301,7 @@ be read, crashed or timed out (the others were measured); 2 usage error.
 @click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds one image may take in one configuration before it is failed "
               "(a hung decoder).")  # fmt: skip
+@storage_option
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 def compare_command(**options):
     """Measure what each interpolation x backend x (fast path, --exact) costs on a
@@ -339,7 +338,7 @@ def compare_command(**options):
 # The options of `compare` that go to the library as for `resize` (the sizing and encoding ones).
 COMPARE_SETTINGS = (
     "size", "shorter", "longer", "scale", "recipe", "mode", "crop", "upscale", "rounding",
-    "format", "quality", "pad_color", "timeout",
+    "format", "quality", "pad_color", "timeout", "storage_options",
 )  # fmt: skip
 
 

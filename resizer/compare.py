@@ -11,26 +11,22 @@ plate run through the same pipeline (`quality.aliasing_score`).
 from __future__ import annotations
 
 import io
-import multiprocessing
 import random
-import signal
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from . import codecs, compare_render, geometry, quality
+from .compare_pool import map_calls, restart_timer
 from .compare_render import as_array
-from .engines import death_message, time_limit
-from .engines.local import Died, call_isolated, new_pool
 from .plan import Plan, PlanError, _selected, output_name
 from .process import pad_fill, plan_geometry
-from .report import say
 from .settings import BACKENDS, INTERPOLATIONS, Settings
 from .sources import find_inputs
+from .storage import is_url, shown
 
 SHEET_CROP = 96  # output pixels shown per image and configuration on the contact sheet
 
@@ -115,11 +111,11 @@ def measure_image(
     """Reference and every configuration on one image; a bad image is a report with an error."""
     report = ImageReport(source=name)
     try:
-        _measure_image(Path(path), name, settings, configs, crop, report)
+        _measure_image(_source(path, settings), name, settings, configs, crop, report)
     except codecs.ImageError as error:
         report.error = str(error)
     except OSError as error:
-        report.error = f"{error.strerror or error}: {error.filename or path}"
+        report.error = _os_error(error, path)
     except MemoryError:
         report.error = "out of memory while processing this image"
     except Exception as error:  # a decoder bug on a strange file must not stop the comparison
@@ -127,6 +123,25 @@ def measure_image(
     if report.error:
         report.measures, report.crops = [], []
     return report
+
+
+def _source(path: str, settings: Settings) -> Path | bytes:
+    """A local file by its path; an object as its whole bytes (one GET, the sample is small),
+    decoded from memory as `resize` decodes it."""
+    if not is_url(path):
+        return Path(path)
+    from .storage.fsspec import read_url
+
+    return read_url(path, settings.storage_options)
+
+
+def _os_error(error: OSError, path: str) -> str:
+    """An unreadable file's cause and name; an object's cause in words (no URL or key)."""
+    if is_url(path):
+        from .storage import cause
+
+        return f"cannot read: {cause(error)}"
+    return f"{error.strerror or error}: {error.filename or path}"
 
 
 def _measure_image(path, name, settings, configs, crop, report) -> None:
@@ -156,7 +171,7 @@ def _measure_decoded(path, fmt, settings, configs, crop, report, decodes) -> Non
     if window:
         report.crops.append(_cut(reference, window))
     for config in configs:
-        _restart_timer(settings.timeout)
+        restart_timer(settings.timeout)
         options = _configured(settings, config)
         key = compare_render.shrinks(options)
         if key not in decodes:
@@ -290,70 +305,11 @@ def compare(
     started = time.perf_counter()
     images = find_images(settings)
     if not images:
-        raise PlanError("no images found under " + ", ".join(map(str, settings.sources)))
+        raise PlanError("no images found under " + ", ".join(map(shown, settings.sources)))
     chosen = choose(images, sample, seed)
     reports, zones, size = run(settings, configs, chosen, jobs, crop)
     seconds = time.perf_counter() - started
     return Comparison(settings, configs, len(images), seed, reports, zones, size, seconds)
-
-
-def _timed(function: Callable, timeout: float, *args):
-    """In a worker: function(*args) under the kernel timer of `resize --timeout`."""
-    with time_limit(timeout):
-        return function(*args)
-
-
-def _restart_timer(timeout: float) -> None:
-    """Give the next configuration its own `timeout`, as `resize` gives each image: an image
-    runs through 20 pipelines here, the time of one is what --timeout bounds. Outside a
-    worker (no timer running) nothing is armed."""
-    if signal.getitimer(signal.ITIMER_REAL)[0] > 0:
-        signal.setitimer(signal.ITIMER_REAL, timeout)
-
-
-def _map(function: Callable, calls: list[tuple], jobs: int, timeout: float) -> list:
-    """function(*call) for each call, in order, in `jobs` worker processes of `resize`'s
-    (engines/local.py), each call under its `--timeout` timer.
-
-    A call whose process dies (a decoder's crash, a hang past the timeout, the OOM killer)
-    takes the others in flight with it: each of those is run again alone, where a death fails
-    only the call that causes it; that call's result is then the cause in words (a str).
-    """
-    if not calls:
-        return []
-    try:
-        pool = new_pool(max(1, min(jobs, len(calls))))
-    except (OSError, NotImplementedError) as error:
-        say(f"no worker processes ({error}); measuring in one process, without --timeout")
-        return [function(*call) for call in calls]
-    results: list = [None] * len(calls)
-    again: list[int] = []
-    with pool:
-        try:
-            futures = [pool.submit(_timed, function, timeout, *call) for call in calls]
-            for index, future in enumerate(futures):
-                try:
-                    results[index] = future.result()
-                except BrokenProcessPool:
-                    again.append(index)
-        except BaseException:  # Ctrl-C: workers ignore it (worker_init), so end them here
-            _end_workers()
-            raise
-    for index in again:
-        try:
-            outcome = call_isolated(_timed, (function, timeout, *calls[index]), timeout)
-        except BaseException:
-            _end_workers()
-            raise
-        results[index] = (
-            death_message(outcome.exitcode, timeout) if isinstance(outcome, Died) else outcome
-        )
-    return results
-
-
-def _end_workers() -> None:
-    for child in multiprocessing.active_children():
-        child.kill()
 
 
 def run(
@@ -369,14 +325,14 @@ def run(
     then one per configuration) and the zone plate's size.
     """
     calls = [(path, name, settings, configs, crop) for name, path in images]
-    reports = _map(measure_image, calls, jobs, settings.timeout)
+    reports = map_calls(measure_image, calls, jobs, settings.timeout)
     for index, report in enumerate(reports):
         if isinstance(report, str):  # its process died, even alone
             reports[index] = ImageReport(images[index][0], error=report)
     size = zone_plate_size(reports)
     plates = [None, *configs] if size else []
     calls = [(size, settings, config, crop) for config in plates]
-    zones = _map(measure_zone_plate, calls, jobs, settings.timeout)
+    zones = map_calls(measure_zone_plate, calls, jobs, settings.timeout)
     zones = [zone if isinstance(zone, ZoneReport) else ZoneReport(None, None) for zone in zones]
     return reports, zones, size
 

@@ -58,10 +58,11 @@ def check_size(plan: geometry.Geometry, settings: Settings) -> None:
         raise codecs.ImageError(too_large)
 
 
-def decode(source: Path | io.BytesIO, settings: Settings) -> Decoded:
-    """Probe and decode as process.py does: as stored, shrunk on load when `shrinks`."""
+def decode(source: Path | bytes | io.BytesIO, settings: Settings) -> Decoded:
+    """Probe and decode as process.py does: as stored, shrunk on load when `shrinks` (from a
+    path, or an object's bytes as process.py decodes them)."""
     started = time.perf_counter()
-    if isinstance(source, Path) and source.stat().st_size == 0:
+    if (isinstance(source, Path) and source.stat().st_size == 0) or source == b"":
         raise codecs.ImageError("empty file")
     header = codecs.probe(source, settings.max_pixels)
     pixels = None

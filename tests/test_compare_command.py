@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 # --- the command ----------------------------------------------------------------------------
 
@@ -194,3 +195,100 @@ def test_compare_takes_resizes_recipe_and_rounding(run_cli, small_tree):
     floor = run_cli("compare", small_tree, "--scale", "0.3", "--rounding", "floor", "-j", "1",
                     "--interpolation", "area", "--backend", "pillow", "--json")  # fmt: skip
     assert json.loads(floor.stdout)["options"]["rounding"] == "floor"
+
+
+# --- on an object store (moto's S3 server on 127.0.0.1) ----------------------------------------
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_images"
+QUICK = ("--size", "64x64", "--interpolation", "bilinear", "--backend", "pillow", "-j", "1")
+
+
+def _untimed(document: dict) -> dict:
+    document.pop("seconds")
+    for row in document["configurations"]:
+        row.pop("ms_per_image")
+    for image in document["images"]:
+        for result in image["results"]:
+            result.pop("ms")
+    document["facts"] = [f for f in document["facts"] if not f.startswith("fastest")]
+    return document
+
+
+def test_a_bucket_compares_as_the_same_files_on_disk(s3):
+    url = s3.upload(SAMPLES, s3.bucket(), "data/raw")
+    s3.proxy.clear()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "resizer",
+            "compare",
+            url,
+            *QUICK,
+            "--sample",
+            "4",
+            "--json",
+            *s3.options,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    remote = json.loads(done.stdout)
+    gets = [r.key for r in s3.proxy.requests if r.key]
+    assert len(gets) == 4 and len(set(gets)) == 4  # one whole GET per sampled image
+    local = subprocess.run(
+        [sys.executable, "-m", "resizer", "compare", SAMPLES, *QUICK, "--sample", "4", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    local = json.loads(local.stdout)
+    assert (remote.pop("sources"), local.pop("sources")) == ([url], [str(SAMPLES)])
+    assert _untimed(remote) == _untimed(local)
+
+
+def test_compare_library_call_reads_objects(s3):
+    from resizer import compare
+    from resizer.options import make_settings
+
+    url = s3.upload(SAMPLES / "coffee", s3.bucket(), "coffee")
+    configs = compare.configurations(["bilinear"], ["pillow"])
+    settings = make_settings(url, Path(), size="48", storage_options={"endpoint_url": s3.endpoint})
+    remote = compare.compare(settings, configs, sample=3, seed=0)
+    local = compare.compare(make_settings(SAMPLES / "coffee", Path(), size="48"), configs, 3, 0)
+    assert [(i.source, i.size, i.error) for i in remote.images] == [
+        (i.source, i.size, i.error) for i in local.images
+    ]
+    assert [m.psnr for i in remote.images for m in i.measures] == [
+        m.psnr for i in local.images for m in i.measures
+    ]
+
+
+def test_an_unreadable_object_is_that_images_error(s3, run_cli):
+    url = s3.upload(SAMPLES / "coffee", s3.bucket(), "coffee")
+    s3.proxy.rules.append(lambda request: 403 if request.key.endswith("coffee.jpg") else None)
+    result = run_cli("compare", url, *QUICK, "--json", *s3.options)
+    assert result.exit_code == 1
+    errors = {image["source"]: image["error"] for image in json.loads(result.stdout)["images"]}
+    assert errors == {
+        "coffee.jpg": "cannot read: access denied",
+        "coffee_palette.png": None,
+        "coffee_portrait.webp": None,
+    }
+
+
+def test_store_usage_errors_exit_2(s3, run_cli):
+    bucket = s3.bucket()
+    for url, cause in {
+        f"s3://no-such-bucket-{bucket}/raw": "cannot be listed: no such bucket",
+        f"s3://{bucket}/nothing": "does not exist (no object under it)",
+    }.items():
+        result = run_cli("compare", url, "--size", "32", *s3.options)
+        assert result.exit_code == 2
+        assert f"SRC {url!r} {cause}" in result.stderr
+    result = run_cli(
+        "compare", f"s3://{bucket}/x", "--size", "32", "--storage-option", "password=x"
+    )
+    assert result.exit_code == 2 and "looks like a credential" in result.stderr
