@@ -9,6 +9,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+from images import bmp_bytes, gif_bytes, tiff_bytes
+from odd_images import odd_images
+from PIL import Image
 from s3_server import CREDENTIALS
 
 from resizer.headers.objects import BLOCK_BYTES, HEAD_BYTES
@@ -121,3 +125,36 @@ def test_a_url_is_never_collapsed_into_a_path(s3):
         assert done.returncode == 2, done.stderr
         assert url in done.stderr and "s3:/no-such" not in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_every_odd_format_scans_in_a_bucket_as_on_disk(s3, tmp_path):
+    """TIFF (both byte orders, planar, 16-bit, float), BMP (RGB565), GIF and APNG (frames
+    counted), colour keys: through the ranged reads of a store, including files larger than
+    the first read, whose IFD, palette or later frames lie beyond it."""
+    folder = tmp_path / "odd"
+    for odd in odd_images():
+        odd.write(folder / "small")
+    noise = np.random.default_rng(7).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    large = folder / "large"
+    large.mkdir(parents=True)
+    (large / "big_be.tif").write_bytes(tiff_bytes([noise.astype(np.uint16) * 257], order=">"))
+    (large / "big_planar.tif").write_bytes(tiff_bytes([noise, noise[::-1]], planar=2))
+    (large / "big565.bmp").write_bytes(bmp_bytes(noise))
+    frames = [Image.fromarray(np.roll(noise, shift, axis=1)) for shift in (0, 40, 80, 120)]
+    (large / "big_animated.gif").write_bytes(gif_bytes(frames, duration=50, loop=0))
+    sizes = [path.stat().st_size for path in large.iterdir()]
+    assert min(sizes) > 4 * HEAD_BYTES  # every large file needs more than the first read
+    url = s3.upload(folder, s3.bucket(), "odd")
+    job = (*JOB, "--json", "-j", "2")
+    remote = _scan(url, *job, *s3.options, "--records", tmp_path / "remote.jsonl", check=False)
+    local = _scan(folder, *job, "--records", tmp_path / "local.jsonl", check=False)
+    assert remote.returncode == local.returncode
+    assert json.loads(remote.stdout) == json.loads(local.stdout)
+    remote_records = (tmp_path / "remote.jsonl").read_text()
+    assert remote_records == (tmp_path / "local.jsonl").read_text()
+    frames_of = {
+        record["source"]: record.get("src_frames")
+        for record in map(json.loads, remote_records.splitlines())
+    }
+    assert frames_of["large/big_animated.gif"] == 4
+    assert len(frames_of) == len(odd_images()) + 4
