@@ -40,11 +40,6 @@ def legacy_journal_path(out: Path) -> Path:
     return out / LEGACY_DIR / "journal.jsonl"
 
 
-def is_state_name(name: str) -> bool:
-    """Names in OUT's root that belong to resizer, not to the dataset."""
-    return name in (LOCK_NAME, JOURNAL_NAME)
-
-
 @contextmanager
 def locked(out: Path, wait: bool) -> Iterator[bool]:
     """Hold an OS lock on OUT for the block; yields whether we had to wait for another run.

@@ -343,7 +343,3 @@ def _typed(options: dict[str, str]) -> dict:
         else:
             typed[name] = value
     return typed
-
-
-def iter_lines(data: bytes) -> Iterator[str]:
-    yield from data.decode("utf-8").splitlines(keepends=True)
